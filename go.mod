@@ -1,0 +1,3 @@
+module github.com/auditlane/auditlane
+
+go 1.26
