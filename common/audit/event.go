@@ -142,8 +142,10 @@ type Event struct {
 	Legacy bool
 
 	spans [numMembers]Span
-	// strs backs every string field above in one allocation.
+	// strs collects the string fields above before they are materialised
+	// in one allocation.
 	strs []byte
+	parseState
 }
 
 // Span returns the position of member m in Raw.

@@ -1,0 +1,169 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// DefaultMaxSize is the default limit on one top-level input value (a line
+// of JSON lines, a whole EventList or array).
+const DefaultMaxSize = 64 << 20
+
+// Parse decodes one audit event from raw, a single JSON object (surrounding
+// whitespace allowed), into ev, reusing ev's memory. ev.Raw is set to the
+// object's bytes inside raw (not copied). Position fields (Line, Offset,
+// Index) are left for the caller. Errors are *DecodeError.
+func Parse(raw []byte, ev *Event) error {
+	start, end := trimSpace(raw)
+	ev.Raw = raw[start:end]
+	ev.Line, ev.Offset, ev.Index = 0, 0, -1
+	if err := ev.parse(); err != nil {
+		err.Pos += start
+		return err
+	}
+	return nil
+}
+
+// Decoder reads audit events from a stream holding any mix of JSON lines of
+// Event, EventList objects (webhook batches) and JSON arrays of events, as
+// compact lines or pretty-printed.
+//
+// After a bad value, the Decoder reports one *DecodeError and resumes at the
+// next line that starts a JSON object or array, so one truncated line costs
+// one event, not the rest of the stream.
+type Decoder struct {
+	// MaxSize limits one top-level value in bytes (default DefaultMaxSize).
+	// A longer value is skipped and reported as ErrTooLarge.
+	MaxSize int
+
+	r    *bufio.Reader
+	line int   // 1-based line of the next unread byte
+	off  int64 // stream offset of the next unread byte
+	streamState
+
+	// pending elements of the current EventList or array
+	batch     []byte
+	batchLine int
+	batchOff  int64
+	items     [][2]int
+	next      int
+	err       error // sticky read error
+	ev        Event
+}
+
+// NewDecoder returns a Decoder reading from r.
+func NewDecoder(r io.Reader) *Decoder {
+	return &Decoder{r: bufio.NewReaderSize(r, 64<<10), line: 1}
+}
+
+// Next returns the next event. The Event is owned by the Decoder and valid
+// until the next call to Next (Clone it to keep it). Next returns a
+// *DecodeError for a bad value and can be called again to continue; it
+// returns io.EOF at the end of the input and other errors from the reader.
+func (d *Decoder) Next() (*Event, error) {
+	for {
+		if d.next < len(d.items) {
+			it := d.items[d.next]
+			idx := d.next
+			d.next++
+			ev := &d.ev
+			ev.Raw = d.batch[it[0]:it[1]]
+			ev.Line, ev.Offset, ev.Index = d.batchLine, d.batchOff+int64(it[0]), idx
+			if err := ev.parse(); err != nil {
+				err.Line, err.Offset, err.Index = ev.Line, ev.Offset, idx
+				return nil, err
+			}
+			if ev.isList {
+				return nil, &DecodeError{Line: ev.Line, Offset: ev.Offset, Pos: -1, Index: idx, Field: "kind", Err: ErrKind, Detail: "EventList nested in a list"}
+			}
+			return ev, nil
+		}
+		d.items = d.items[:0]
+		d.next = 0
+		if d.err != nil {
+			return nil, d.err
+		}
+		raw, line, off, err := d.readValue()
+		if err != nil {
+			var de *DecodeError
+			if errors.As(err, &de) {
+				return nil, err
+			}
+			d.err = err
+			continue
+		}
+		if raw[0] == '[' {
+			if err := d.split(raw, line, off, -1); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		ev := &d.ev
+		ev.Raw, ev.Line, ev.Offset, ev.Index = raw, line, off, -1
+		if perr := ev.parse(); perr != nil {
+			perr.Line, perr.Offset = line, off
+			return nil, perr
+		}
+		if ev.isList {
+			if err := d.split(raw, line, off, ev.itemsStart()); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return ev, nil
+	}
+}
+
+// split records the elements of the array starting at raw[at] (or raw
+// itself when at < 0) as pending events.
+func (d *Decoder) split(raw []byte, line int, off int64, at int) error {
+	if at < 0 {
+		at = 0
+	}
+	d.batch, d.batchLine, d.batchOff = raw, line, off
+	items, perr := arrayElements(raw, at, d.items[:0])
+	d.items = items
+	d.next = 0
+	if perr != nil {
+		perr.Line, perr.Offset = line, off
+		d.items = d.items[:0]
+		return perr
+	}
+	return nil
+}
+
+// ForEach decodes every event in data (JSON lines, EventList or array) and
+// calls fn for each event or decode error in input order; fn returns false
+// to stop. The Event passed to fn is reused between calls.
+func ForEach(data []byte, fn func(ev *Event, err error) bool) error {
+	d := NewDecoder(bytes.NewReader(data))
+	d.MaxSize = len(data) + 1
+	for {
+		ev, err := d.Next()
+		if err == io.EOF {
+			return nil
+		}
+		var de *DecodeError
+		if err != nil && !errors.As(err, &de) {
+			return err
+		}
+		if !fn(ev, err) {
+			return nil
+		}
+	}
+}
+
+func trimSpace(b []byte) (int, int) {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return i, j
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

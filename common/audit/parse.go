@@ -1,0 +1,638 @@
+package audit
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Indexes of the string fields collected into Event.strs.
+const (
+	sAPIVersion = iota
+	sLevel
+	sAuditID
+	sStage
+	sRequestURI
+	sVerb
+	sUsername
+	sUID
+	sResource
+	sNamespace
+	sName
+	sObjUID
+	sAPIGroup
+	sObjAPIVersion
+	sSubresource
+	sRequestReceived
+	sStageTimestamp
+	sTimestamp
+	sCreationTimestamp
+	sKind
+	numStrs
+)
+
+// strRef locates a collected string: in Event.strs[start:end], or, when
+// lit is set, a constant.
+type strRef struct {
+	start, end int32
+	lit        string
+}
+
+// memberPos records one top-level member in input order.
+type memberPos struct {
+	m                          Member // numMembers for members not recorded by name
+	keyStart, valStart, valEnd int
+}
+
+// memberItems is the internal id of an EventList's items member.
+const memberItems = numMembers + 1
+
+// parseState is per-event scratch kept in the Event to avoid allocations.
+type parseState struct {
+	refs        [numStrs]strRef
+	groups      []strRef
+	members     []memberPos
+	isList      bool
+	hasAPIGroup bool
+}
+
+// reset clears e for a new parse, keeping Raw, positions and buffers.
+func (e *Event) reset() {
+	*e = Event{
+		Raw: e.Raw, Line: e.Line, Offset: e.Offset, Index: e.Index,
+		User:       UserInfo{Groups: e.User.Groups[:0]},
+		strs:       e.strs[:0],
+		parseState: parseState{groups: e.groups[:0], members: e.members[:0]},
+	}
+}
+
+// parse decodes e.Raw into e.
+func (e *Event) parse() *DecodeError {
+	e.reset()
+	b := e.Raw
+	if !utf8.Valid(b) {
+		return &DecodeError{Pos: firstInvalidUTF8(b), Index: -1, Err: ErrUTF8}
+	}
+	i := skipWS(b, 0)
+	if i >= len(b) {
+		return syntaxErr(i, "empty input")
+	}
+	if b[i] != '{' {
+		if _, err := skipValue(b, i, 0); err != nil {
+			return err
+		}
+		return &DecodeError{Pos: i, Index: -1, Err: ErrNotObject, Detail: "found " + jsonType(b[i])}
+	}
+	o := objScan{b: b, i: i + 1}
+	for {
+		key, more, err := o.next()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		m := topMember(key)
+		start := o.i
+		if m == numMembers {
+			o.i, err = skipValue(b, start, 1)
+		} else {
+			o.i, err = e.member(m, start)
+		}
+		if err != nil {
+			return err
+		}
+		e.members = append(e.members, memberPos{m: m, keyStart: o.keyStart, valStart: start, valEnd: o.i})
+		if m < numMembers {
+			e.spans[m] = Span{KeyStart: o.keyStart, ValStart: start, ValEnd: o.i}
+		}
+	}
+	if j := skipWS(b, o.i); j < len(b) {
+		return syntaxErr(j, "extra data after the event object")
+	}
+	return e.finish()
+}
+
+// member decodes the value of a recorded top-level member at b[i].
+func (e *Event) member(m Member, i int) (int, *DecodeError) {
+	b := e.Raw
+	switch m {
+	case MemberKind:
+		return e.str(i, sKind, "kind")
+	case MemberAPIVersion:
+		return e.str(i, sAPIVersion, "apiVersion")
+	case MemberLevel:
+		return e.str(i, sLevel, "level")
+	case MemberAuditID:
+		return e.str(i, sAuditID, "auditID")
+	case MemberStage:
+		return e.str(i, sStage, "stage")
+	case MemberRequestURI:
+		return e.str(i, sRequestURI, "requestURI")
+	case MemberVerb:
+		return e.str(i, sVerb, "verb")
+	case MemberRequestReceivedTimestamp:
+		return e.str(i, sRequestReceived, "requestReceivedTimestamp")
+	case MemberStageTimestamp:
+		return e.str(i, sStageTimestamp, "stageTimestamp")
+	case MemberTimestamp:
+		return e.str(i, sTimestamp, "timestamp")
+	case MemberUserAgent:
+		return expectType(b, i, '"', "userAgent")
+	case MemberUser:
+		return e.user(i)
+	case MemberObjectRef:
+		return e.objectRef(i)
+	case MemberResponseStatus:
+		return e.responseStatus(i)
+	case MemberMetadata:
+		return e.metadata(i)
+	case MemberImpersonatedUser, MemberAnnotations:
+		return expectType(b, i, '{', m.String())
+	case MemberSourceIPs:
+		return expectType(b, i, '[', "sourceIPs")
+	case memberItems:
+		return expectType(b, i, '[', "items")
+	}
+	return skipValue(b, i, 1)
+}
+
+// expectType validates the value at b[i] and checks it is null or starts
+// with want ('"', '{' or '[').
+func expectType(b []byte, i int, want byte, field string) (int, *DecodeError) {
+	if i < len(b) && b[i] != want && b[i] != 'n' {
+		if _, err := skipValue(b, i, 1); err != nil {
+			return i, err
+		}
+		return i, typeErr(i, field, want, b[i])
+	}
+	return skipValue(b, i, 1)
+}
+
+func typeErr(i int, field string, want, got byte) *DecodeError {
+	return &DecodeError{Pos: i, Index: -1, Field: field, Err: ErrType,
+		Detail: "expected " + jsonType(want) + ", found " + jsonType(got)}
+}
+
+// str decodes a string (or null) into refs[ref].
+func (e *Event) str(i, ref int, field string) (int, *DecodeError) {
+	b := e.Raw
+	if i < len(b) && b[i] == '"' {
+		j, esc, err := scanString(b, i)
+		if err != nil {
+			return j, err
+		}
+		e.refs[ref] = e.collect(b[i:j], esc)
+		return j, nil
+	}
+	return expectType(b, i, '"', field)
+}
+
+// collect records the string s (with quotes) and returns its reference.
+func (e *Event) collect(s []byte, esc bool) strRef {
+	if !esc {
+		if lit, ok := intern(s[1 : len(s)-1]); ok {
+			return strRef{lit: lit}
+		}
+		start := len(e.strs)
+		e.strs = append(e.strs, s[1:len(s)-1]...)
+		return strRef{start: int32(start), end: int32(len(e.strs))}
+	}
+	start := len(e.strs)
+	e.strs = appendUnquoted(e.strs, s)
+	return strRef{start: int32(start), end: int32(len(e.strs))}
+}
+
+func (e *Event) user(i int) (int, *DecodeError) {
+	b := e.Raw
+	if i >= len(b) || b[i] != '{' {
+		return expectType(b, i, '{', "user")
+	}
+	o := objScan{b: b, i: i + 1}
+	for {
+		key, more, err := o.next()
+		if err != nil || !more {
+			return o.i, err
+		}
+		switch string(key) {
+		case `"username"`:
+			o.i, err = e.str(o.i, sUsername, "user.username")
+		case `"uid"`:
+			o.i, err = e.str(o.i, sUID, "user.uid")
+		case `"groups"`:
+			o.i, err = e.groupList(o.i)
+		case `"extra"`:
+			o.i, err = expectType(b, o.i, '{', "user.extra")
+		default:
+			o.i, err = skipValue(b, o.i, 2)
+		}
+		if err != nil {
+			return o.i, err
+		}
+	}
+}
+
+func (e *Event) groupList(i int) (int, *DecodeError) {
+	b := e.Raw
+	if i >= len(b) || b[i] != '[' {
+		return expectType(b, i, '[', "user.groups")
+	}
+	e.groups = e.groups[:0]
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) {
+			return i, syntaxErr(i, "unexpected end of input in array")
+		}
+		if b[i] != '"' {
+			if _, err := skipValue(b, i, 3); err != nil {
+				return i, err
+			}
+			return i, typeErr(i, "user.groups", '"', b[i])
+		}
+		j, esc, err := scanString(b, i)
+		if err != nil {
+			return j, err
+		}
+		e.groups = append(e.groups, e.collect(b[i:j], esc))
+		i = skipWS(b, j)
+		if i >= len(b) {
+			return i, syntaxErr(i, "unexpected end of input in array")
+		}
+		if b[i] == ']' {
+			return i + 1, nil
+		}
+		if b[i] != ',' {
+			return i, syntaxErr(i, "expected ',' or ']' in array")
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+func (e *Event) objectRef(i int) (int, *DecodeError) {
+	b := e.Raw
+	if i >= len(b) || b[i] != '{' {
+		if i < len(b) && b[i] == 'n' {
+			return scanLiteral(b, i, "null")
+		}
+		return expectType(b, i, '{', "objectRef")
+	}
+	e.HasObjectRef = true
+	o := objScan{b: b, i: i + 1}
+	for {
+		key, more, err := o.next()
+		if err != nil || !more {
+			return o.i, err
+		}
+		switch string(key) {
+		case `"resource"`:
+			o.i, err = e.str(o.i, sResource, "objectRef.resource")
+		case `"namespace"`:
+			o.i, err = e.str(o.i, sNamespace, "objectRef.namespace")
+		case `"name"`:
+			o.i, err = e.str(o.i, sName, "objectRef.name")
+		case `"uid"`:
+			o.i, err = e.str(o.i, sObjUID, "objectRef.uid")
+		case `"apiGroup"`:
+			e.hasAPIGroup = true
+			o.i, err = e.str(o.i, sAPIGroup, "objectRef.apiGroup")
+		case `"apiVersion"`:
+			o.i, err = e.str(o.i, sObjAPIVersion, "objectRef.apiVersion")
+		case `"subresource"`:
+			o.i, err = e.str(o.i, sSubresource, "objectRef.subresource")
+		case `"resourceVersion"`:
+			o.i, err = expectType(b, o.i, '"', "objectRef.resourceVersion")
+		default:
+			o.i, err = skipValue(b, o.i, 2)
+		}
+		if err != nil {
+			return o.i, err
+		}
+	}
+}
+
+func (e *Event) responseStatus(i int) (int, *DecodeError) {
+	b := e.Raw
+	if i >= len(b) || b[i] != '{' {
+		return expectType(b, i, '{', "responseStatus")
+	}
+	o := objScan{b: b, i: i + 1}
+	for {
+		key, more, err := o.next()
+		if err != nil || !more {
+			return o.i, err
+		}
+		if string(key) == `"code"` && o.i < len(b) && b[o.i] != 'n' {
+			start := o.i
+			if b[start] != '-' && (b[start] < '0' || b[start] > '9') {
+				if _, err := skipValue(b, start, 2); err != nil {
+					return start, err
+				}
+				return start, typeErr(start, "responseStatus.code", '0', b[start])
+			}
+			if o.i, err = scanNumber(b, start); err != nil {
+				return o.i, err
+			}
+			code, ok := parseInt32(b[start:o.i])
+			if !ok {
+				return start, &DecodeError{Pos: start, Index: -1, Field: "responseStatus.code", Err: ErrType, Detail: "expected a 32-bit integer"}
+			}
+			e.ResponseCode = code
+			continue
+		}
+		if o.i, err = skipValue(b, o.i, 2); err != nil {
+			return o.i, err
+		}
+	}
+}
+
+func (e *Event) metadata(i int) (int, *DecodeError) {
+	b := e.Raw
+	if i >= len(b) || b[i] != '{' {
+		return expectType(b, i, '{', "metadata")
+	}
+	o := objScan{b: b, i: i + 1}
+	for {
+		key, more, err := o.next()
+		if err != nil || !more {
+			return o.i, err
+		}
+		if string(key) == `"creationTimestamp"` {
+			o.i, err = e.str(o.i, sCreationTimestamp, "metadata.creationTimestamp")
+		} else {
+			o.i, err = skipValue(b, o.i, 2)
+		}
+		if err != nil {
+			return o.i, err
+		}
+	}
+}
+
+func parseInt32(b []byte) (int, bool) {
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg, b = true, b[1:]
+	}
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	if n > 1<<31-1 || n < -1<<31 {
+		return 0, false
+	}
+	return n, true
+}
+
+// finish checks kind and apiVersion, normalises legacy forms and
+// materialises the strings with one allocation.
+func (e *Event) finish() *DecodeError {
+	s := string(e.strs)
+	get := func(r strRef) string {
+		if r.lit != "" {
+			return r.lit
+		}
+		return s[r.start:r.end]
+	}
+	switch kind := get(e.refs[sKind]); kind {
+	case "", "Event":
+	case "EventList":
+		e.isList = true
+	default:
+		sp := e.spans[MemberKind]
+		return &DecodeError{Pos: sp.ValStart, Index: -1, Field: "kind", Err: ErrKind, Detail: `"` + kind + `"`}
+	}
+	e.APIVersion = get(e.refs[sAPIVersion])
+	switch e.APIVersion {
+	case "", VersionV1, VersionV1beta1, VersionV1alpha1:
+	default:
+		sp := e.spans[MemberAPIVersion]
+		return &DecodeError{Pos: sp.ValStart, Index: -1, Field: "apiVersion", Err: ErrAPIVersion, Detail: `"` + e.APIVersion + `"`}
+	}
+	if e.isList {
+		for _, mp := range e.members {
+			if mp.m == memberItems {
+				return nil
+			}
+		}
+		return &DecodeError{Pos: -1, Index: -1, Field: "items", Err: ErrType, Detail: "EventList without items"}
+	}
+	e.Level = get(e.refs[sLevel])
+	e.AuditID = get(e.refs[sAuditID])
+	e.Stage = get(e.refs[sStage])
+	e.RequestURI = get(e.refs[sRequestURI])
+	e.Verb = get(e.refs[sVerb])
+	e.User.Username = get(e.refs[sUsername])
+	e.User.UID = get(e.refs[sUID])
+	for _, g := range e.groups {
+		e.User.Groups = append(e.User.Groups, get(g))
+	}
+	e.ObjectRef = ObjectRef{
+		Resource:    get(e.refs[sResource]),
+		Namespace:   get(e.refs[sNamespace]),
+		Name:        get(e.refs[sName]),
+		UID:         get(e.refs[sObjUID]),
+		APIGroup:    get(e.refs[sAPIGroup]),
+		APIVersion:  get(e.refs[sObjAPIVersion]),
+		Subresource: get(e.refs[sSubresource]),
+	}
+	if e.HasObjectRef && !e.hasAPIGroup {
+		if g, v, ok := strings.Cut(e.ObjectRef.APIVersion, "/"); ok {
+			e.ObjectRef.APIGroup, e.ObjectRef.APIVersion = g, v
+			e.Legacy = true
+		}
+	}
+	e.RequestReceivedTimestamp = get(e.refs[sRequestReceived])
+	e.StageTimestamp = get(e.refs[sStageTimestamp])
+	ts, created := get(e.refs[sTimestamp]), get(e.refs[sCreationTimestamp])
+	if e.RequestReceivedTimestamp == "" && (ts != "" || created != "") {
+		e.RequestReceivedTimestamp = firstNonEmpty(ts, created)
+		e.Legacy = true
+	}
+	if e.StageTimestamp == "" && (ts != "" || created != "") {
+		e.StageTimestamp = firstNonEmpty(created, ts)
+		e.Legacy = true
+	}
+	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// objScan iterates over the members of a JSON object.
+type objScan struct {
+	b        []byte
+	i        int // after '{' initially; then after each value
+	n        int
+	keyStart int
+}
+
+// next moves to the next member's value (at o.i) and returns its quoted
+// key, or more == false after the closing brace (o.i then follows it).
+// Keys containing escapes are returned unescaped (with quotes).
+func (o *objScan) next() (key []byte, more bool, err *DecodeError) {
+	b := o.b
+	i := skipWS(b, o.i)
+	if i >= len(b) {
+		return nil, false, syntaxErr(i, "unexpected end of input in object")
+	}
+	if o.n > 0 {
+		if b[i] == '}' {
+			o.i = i + 1
+			return nil, false, nil
+		}
+		if b[i] != ',' {
+			return nil, false, syntaxErr(i, "expected ',' or '}' in object")
+		}
+		i = skipWS(b, i+1)
+	} else if b[i] == '}' {
+		o.i = i + 1
+		return nil, false, nil
+	}
+	if i >= len(b) || b[i] != '"' {
+		return nil, false, syntaxErr(i, "expected object key")
+	}
+	j, esc, serr := scanString(b, i)
+	if serr != nil {
+		return nil, false, serr
+	}
+	key = b[i:j]
+	if esc {
+		key = append(appendUnquoted([]byte{'"'}, key), '"')
+	}
+	o.keyStart = i
+	i = skipWS(b, j)
+	if i >= len(b) || b[i] != ':' {
+		return nil, false, syntaxErr(i, "expected ':' after object key")
+	}
+	o.i = skipWS(b, i+1)
+	o.n++
+	return key, true, nil
+}
+
+// topMember maps a quoted top-level key to its Member.
+func topMember(key []byte) Member {
+	switch string(key) {
+	case `"kind"`:
+		return MemberKind
+	case `"apiVersion"`:
+		return MemberAPIVersion
+	case `"level"`:
+		return MemberLevel
+	case `"auditID"`:
+		return MemberAuditID
+	case `"stage"`:
+		return MemberStage
+	case `"requestURI"`:
+		return MemberRequestURI
+	case `"verb"`:
+		return MemberVerb
+	case `"user"`:
+		return MemberUser
+	case `"impersonatedUser"`:
+		return MemberImpersonatedUser
+	case `"sourceIPs"`:
+		return MemberSourceIPs
+	case `"userAgent"`:
+		return MemberUserAgent
+	case `"objectRef"`:
+		return MemberObjectRef
+	case `"responseStatus"`:
+		return MemberResponseStatus
+	case `"requestObject"`:
+		return MemberRequestObject
+	case `"responseObject"`:
+		return MemberResponseObject
+	case `"requestReceivedTimestamp"`:
+		return MemberRequestReceivedTimestamp
+	case `"stageTimestamp"`:
+		return MemberStageTimestamp
+	case `"annotations"`:
+		return MemberAnnotations
+	case `"metadata"`:
+		return MemberMetadata
+	case `"timestamp"`:
+		return MemberTimestamp
+	case `"items"`:
+		return memberItems
+	}
+	return numMembers
+}
+
+// intern returns a constant for frequent short values so they need no
+// copy.
+func intern(b []byte) (string, bool) {
+	switch string(b) {
+	case "get":
+		return "get", true
+	case "list":
+		return "list", true
+	case "watch":
+		return "watch", true
+	case "create":
+		return "create", true
+	case "update":
+		return "update", true
+	case "patch":
+		return "patch", true
+	case "delete":
+		return "delete", true
+	case "ResponseComplete":
+		return StageResponseComplete, true
+	case "ResponseStarted":
+		return StageResponseStarted, true
+	case "RequestReceived":
+		return StageRequestReceived, true
+	case "Metadata":
+		return LevelMetadata, true
+	case "Request":
+		return LevelRequest, true
+	case "RequestResponse":
+		return LevelRequestResponse, true
+	case "Event":
+		return "Event", true
+	case VersionV1:
+		return VersionV1, true
+	case "system:authenticated":
+		return "system:authenticated", true
+	}
+	return "", false
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// itemsStart returns the offset of an EventList's items array.
+func (e *Event) itemsStart() int {
+	for _, mp := range e.members {
+		if mp.m == memberItems {
+			return mp.valStart
+		}
+	}
+	return -1
+}

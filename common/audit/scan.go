@@ -1,0 +1,336 @@
+package audit
+
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxDepth bounds nesting, as encoding/json does.
+const maxDepth = 10000
+
+// strClass marks bytes that end the fast run of a JSON string: the closing
+// quote, a backslash, and control characters.
+var strClass = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'] = true
+	t['\\'] = true
+	return
+}()
+
+// syntaxErr builds a syntax error at position i.
+func syntaxErr(i int, detail string) *DecodeError {
+	return &DecodeError{Pos: i, Index: -1, Err: ErrSyntax, Detail: detail}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// scanString validates the string starting at b[i] == '"' and returns the
+// index after its closing quote and whether it contains escapes.
+func scanString(b []byte, i int) (int, bool, *DecodeError) {
+	start := i
+	i++
+	escaped := false
+	for {
+		for i < len(b) && !strClass[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return i, escaped, syntaxErr(start, "unterminated string")
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				return i, escaped, syntaxErr(i, "unterminated string")
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
+					return i, escaped, syntaxErr(i, "invalid \\u escape")
+				}
+				i += 6
+			default:
+				return i, escaped, syntaxErr(i, "invalid escape in string")
+			}
+		default:
+			return i, escaped, syntaxErr(i, "control character in string")
+		}
+	}
+}
+
+func isHex4(h []byte) bool {
+	for _, c := range h[:4] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// appendUnquoted appends the contents of the validated JSON string s
+// (including its quotes) to dst, resolving escapes as encoding/json does
+// (invalid surrogates become U+FFFD).
+func appendUnquoted(dst, s []byte) []byte {
+	s = s[1 : len(s)-1]
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			j := i + 1
+			for j < len(s) && s[j] != '\\' {
+				j++
+			}
+			dst = append(dst, s[i:j]...)
+			i = j
+			continue
+		}
+		switch s[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(s[i+2:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if r2 := utf16.DecodeRune(r, hex4(s[i+2:])); r2 != utf8.RuneError {
+						dst = utf8.AppendRune(dst, r2)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i+1])
+		}
+		i += 2
+	}
+	return dst
+}
+
+// scanNumber validates a JSON number starting at b[i].
+func scanNumber(b []byte, i int) (int, *DecodeError) {
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i >= len(b) {
+		return i, syntaxErr(start, "invalid number")
+	}
+	if b[i] == '0' {
+		i++
+	} else if '1' <= b[i] && b[i] <= '9' {
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	} else {
+		return i, syntaxErr(start, "invalid number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, syntaxErr(start, "invalid number")
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, syntaxErr(start, "invalid number")
+		}
+	}
+	return i, nil
+}
+
+func scanLiteral(b []byte, i int, lit string) (int, *DecodeError) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, syntaxErr(i, "invalid literal")
+	}
+	return i + len(lit), nil
+}
+
+// skipValue validates the JSON value starting at b[i] (no leading space)
+// and returns the index after it.
+func skipValue(b []byte, i, depth int) (int, *DecodeError) {
+	if i >= len(b) {
+		return i, syntaxErr(i, "unexpected end of input")
+	}
+	switch c := b[i]; {
+	case c == '"':
+		j, _, err := scanString(b, i)
+		return j, err
+	case c == '{':
+		if depth >= maxDepth {
+			return i, syntaxErr(i, "nesting too deep")
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return i + 1, nil
+		}
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return i, syntaxErr(i, "expected object key")
+			}
+			var err *DecodeError
+			if i, _, err = scanString(b, i); err != nil {
+				return i, err
+			}
+			i = skipWS(b, i)
+			if i >= len(b) || b[i] != ':' {
+				return i, syntaxErr(i, "expected ':' after object key")
+			}
+			i = skipWS(b, i+1)
+			if i, err = skipValue(b, i, depth+1); err != nil {
+				return i, err
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return i, syntaxErr(i, "unexpected end of input in object")
+			}
+			if b[i] == '}' {
+				return i + 1, nil
+			}
+			if b[i] != ',' {
+				return i, syntaxErr(i, "expected ',' or '}' in object")
+			}
+			i = skipWS(b, i+1)
+		}
+	case c == '[':
+		if depth >= maxDepth {
+			return i, syntaxErr(i, "nesting too deep")
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1, nil
+		}
+		for {
+			var err *DecodeError
+			if i, err = skipValue(b, i, depth+1); err != nil {
+				return i, err
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return i, syntaxErr(i, "unexpected end of input in array")
+			}
+			if b[i] == ']' {
+				return i + 1, nil
+			}
+			if b[i] != ',' {
+				return i, syntaxErr(i, "expected ',' or ']' in array")
+			}
+			i = skipWS(b, i+1)
+		}
+	case c == '-' || '0' <= c && c <= '9':
+		return scanNumber(b, i)
+	case c == 't':
+		return scanLiteral(b, i, "true")
+	case c == 'f':
+		return scanLiteral(b, i, "false")
+	case c == 'n':
+		return scanLiteral(b, i, "null")
+	}
+	return i, syntaxErr(i, "invalid character "+quoteChar(b[i])+" looking for a value")
+}
+
+func quoteChar(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return "'" + string(c) + "'"
+	}
+	const hexdig = "0123456789abcdef"
+	return "byte 0x" + string(hexdig[c>>4]) + string(hexdig[c&15])
+}
+
+// jsonType names the JSON type of the value starting with c, for errors.
+func jsonType(c byte) string {
+	switch {
+	case c == '"':
+		return "string"
+	case c == '{':
+		return "object"
+	case c == '[':
+		return "array"
+	case c == 't' || c == 'f':
+		return "boolean"
+	case c == 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// arrayElements validates the array starting at b[at] and appends the
+// [start, end) range of each element to items.
+func arrayElements(b []byte, at int, items [][2]int) ([][2]int, *DecodeError) {
+	i := skipWS(b, at)
+	if i >= len(b) || b[i] != '[' {
+		return items, syntaxErr(i, "expected array")
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return items, nil
+	}
+	for {
+		start := i
+		var err *DecodeError
+		if i, err = skipValue(b, i, 1); err != nil {
+			return items, err
+		}
+		items = append(items, [2]int{start, i})
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return items, syntaxErr(i, "unexpected end of input in array")
+		}
+		if b[i] == ']' {
+			return items, nil
+		}
+		if b[i] != ',' {
+			return items, syntaxErr(i, "expected ',' or ']' in array")
+		}
+		i = skipWS(b, i+1)
+	}
+}
