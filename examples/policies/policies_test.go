@@ -129,6 +129,10 @@ func TestDecisions(t *testing.T) {
 		{"ack-default.yaml", "pod list", req{user: "27634412345678901", groups: authd, verb: "list", resource: "pods", ns: "default"}, rq},
 		{"ack-default.yaml", "deployment create", req{user: "27634412345678901", groups: authd, verb: "create", group: "apps", resource: "deployments", ns: "default"}, rr},
 		{"ack-default.yaml", "CRD object", req{user: "27634412345678901", groups: authd, verb: "create", group: "monitoring.coreos.com", resource: "servicemonitors", ns: "default"}, meta},
+		{"ack-default.yaml", "TokenRequest", req{user: "system:node:cn-hangzhou.192.168.0.12", groups: nodes, verb: "create", resource: "serviceaccounts", sub: "token", ns: "default", name: "default"}, rr},
+		{"ack-default.yaml", "node lease", req{user: "system:node:cn-hangzhou.192.168.0.12", groups: nodes, verb: "update", group: "coordination.k8s.io", resource: "leases", ns: "kube-node-lease"}, meta},
+		{"ack-default.yaml", "exec", req{user: "27634412345678901", groups: authd, verb: "create", resource: "pods", sub: "exec", ns: "default", name: "web"}, rr},
+		{"ack-default.yaml", "aws-auth-like configmap write", req{user: "27634412345678901", groups: authd, verb: "update", resource: "configmaps", ns: "kube-system", name: "aws-auth"}, meta},
 		{"ack-default.yaml", "anonymous probe of /", req{user: "system:anonymous", groups: anonymous, verb: "get", path: "/"}, meta},
 
 		// EKS.
@@ -139,6 +143,8 @@ func TestDecisions(t *testing.T) {
 		{"eks.yaml", "TokenRequest", req{user: "system:node:ip-10-0-1-188.ap-northeast-1.compute.internal", groups: nodes, verb: "create", resource: "serviceaccounts", sub: "token", ns: "default"}, meta},
 		{"eks.yaml", "eks metrics list nodes", req{user: "eks:k8s-metrics", groups: authd, verb: "list", resource: "nodes"}, rq},
 		{"eks.yaml", "clusterrolebinding create", req{user: "kubernetes-admin", groups: human, verb: "create", group: "rbac.authorization.k8s.io", resource: "clusterrolebindings"}, rr},
+		{"eks.yaml", "kcm lease", req{user: "system:kube-controller-manager", groups: authd, verb: "update", group: "coordination.k8s.io", resource: "leases", ns: "kube-system", name: "kube-controller-manager"}, meta},
+		{"eks.yaml", "exec (websocket get)", req{user: "kubernetes-admin", groups: human, verb: "get", resource: "pods", sub: "exec", ns: "default", name: "web"}, rq},
 		{"eks.yaml", "/version", req{user: "system:anonymous", groups: anonymous, verb: "get", path: "/version"}, none},
 
 		// Cost-saving.
