@@ -136,7 +136,7 @@ var (
 	tagKeyRE    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
 	tagValueRE  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 	roleARNRE   = regexp.MustCompile(`^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@\-/]{1,512}$`)
-	externalIDR = regexp.MustCompile(`^[\w+=,.@:/\-]{2,1224}$`)
+	externalIDR = regexp.MustCompile(`^[\w+=,.@:/\-]+$`)
 )
 
 // Validate checks the configuration and returns the first problem, naming
@@ -201,7 +201,7 @@ func (c *Config) Validate() error {
 		if c.RoleARN == "" {
 			return configError("external_id", "set only together with role_arn")
 		}
-		if !externalIDR.MatchString(c.ExternalID) {
+		if len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDR.MatchString(c.ExternalID) {
 			return configError("external_id", "must be 2-1224 characters of letters, digits and +=,.@:/-")
 		}
 	}

@@ -292,6 +292,14 @@ func (s *Server) CreateStream(group, stream string) {
 	}
 }
 
+// DeleteGroup deletes a log group and its streams (test setup), as if
+// someone removed it behind the writer's back.
+func (s *Server) DeleteGroup(name string) {
+	s.mu.Lock()
+	delete(s.groups, name)
+	s.mu.Unlock()
+}
+
 // Group describes a log group.
 func (s *Server) Group(name string) (GroupInfo, bool) {
 	s.mu.Lock()
