@@ -1,0 +1,159 @@
+package enrich
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Providers a cluster can run on. ProviderAuto (the empty string) means
+// "detect from hints in the events".
+const (
+	ProviderAuto        = ""
+	ProviderEKS         = "eks"
+	ProviderACK         = "ack"
+	ProviderGKE         = "gke"
+	ProviderAKS         = "aks"
+	ProviderSelfManaged = "self-managed"
+)
+
+// Config selects what the Enricher derives. Front ends map their own syntax
+// onto it; the snake_case names in comments are the configuration keys used
+// in error messages and in every front end.
+type Config struct {
+	// ClusterName (cluster_name) and ClusterID (cluster_id) are copied to
+	// every event when set.
+	ClusterName string
+	ClusterID   string
+	// Provider (provider) is one of eks, ack, gke, aks, self-managed, or ""
+	// to detect it from hints (eks: users, aws-iam-authenticator uids, ...).
+	Provider string
+
+	// Identity (enrich_identity): user kind, effective user under
+	// impersonation, service account and node names, cloud principal.
+	Identity bool
+	// Request (enrich_request): latency, response class, resource path,
+	// read/write, parsed user agent.
+	Request bool
+	// Authz (enrich_authz): authorization decision and reason, RBAC binding
+	// and role.
+	Authz bool
+	// Network (enrich_network): class of each source IP.
+	Network bool
+	// RiskTags (risk_tags): evaluate the rule table.
+	RiskTags bool
+	// RiskRulesDisable (risk_rules_disable) names built-in rules to skip.
+	RiskRulesDisable []string
+	// RiskRules (risk_rules) adds simple field-match rules.
+	RiskRules []RuleConfig
+	// Annotations (enrich_annotations): whether shaping should put the
+	// derived values into the event as auditlane.io/* annotations. The
+	// Enricher itself always fills Result; this flag is read by callers.
+	Annotations bool
+}
+
+// DefaultConfig returns a Config with every part enabled, provider
+// auto-detection, and the annotations written into the event.
+func DefaultConfig() Config {
+	return Config{
+		Identity:    true,
+		Request:     true,
+		Authz:       true,
+		Network:     true,
+		RiskTags:    true,
+		Annotations: true,
+	}
+}
+
+// RuleConfig is a user-defined risk rule: the event gets tag Name when every
+// field in Match matches. Each Match entry maps a field (see MatchFields) to
+// alternatives; a field matches when it matches any alternative that does not
+// start with "!", and none of those that do. Alternatives are globs where "*"
+// matches any run of characters (including "/" and ":").
+type RuleConfig struct {
+	// Name (risk_rules[i].name): the tag, kebab-case.
+	Name string
+	// Severity (risk_rules[i].severity): info, low, medium, high, critical.
+	// Empty means medium.
+	Severity string
+	// Description (risk_rules[i].description) is free text.
+	Description string
+	// Match (risk_rules[i].match) maps field names to alternatives.
+	Match map[string][]string
+}
+
+// MatchFields lists the field names a RuleConfig may match on.
+var MatchFields = []string{
+	"verb", "stage", "level", "requestURI",
+	"user.username", "user.groups", "user.kind", // effective user
+	"authenticatedUser.username", // the user who made the call, even when impersonating
+	"objectRef.resource", "objectRef.subresource", "objectRef.namespace",
+	"objectRef.name", "objectRef.apiGroup",
+	"responseStatus.code", "userAgent", "sourceIPs", "sourceIP.class",
+	"authorization.decision", "access",
+}
+
+var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Validate reports the first configuration error, naming the key.
+func (c *Config) Validate() error {
+	switch c.Provider {
+	case ProviderAuto, ProviderEKS, ProviderACK, ProviderGKE, ProviderAKS, ProviderSelfManaged:
+	default:
+		return fmt.Errorf("enrich: provider: unknown provider %q (want eks, ack, gke, aks, self-managed or empty for auto-detection)", c.Provider)
+	}
+	if strings.ContainsAny(c.ClusterName, "\x00\n\r") {
+		return errors.New("enrich: cluster_name: contains control characters")
+	}
+	if strings.ContainsAny(c.ClusterID, "\x00\n\r") {
+		return errors.New("enrich: cluster_id: contains control characters")
+	}
+	for i, name := range c.RiskRulesDisable {
+		if ruleIndex(name) < 0 {
+			return fmt.Errorf("enrich: risk_rules_disable[%d]: unknown rule %q", i, name)
+		}
+	}
+	seen := map[string]bool{}
+	for i, rc := range c.RiskRules {
+		key := fmt.Sprintf("risk_rules[%d]", i)
+		if !kebab.MatchString(rc.Name) {
+			return fmt.Errorf("enrich: %s.name: %q is not kebab-case", key, rc.Name)
+		}
+		if ruleIndex(rc.Name) >= 0 || seen[rc.Name] {
+			return fmt.Errorf("enrich: %s.name: duplicate rule name %q", key, rc.Name)
+		}
+		seen[rc.Name] = true
+		if rc.Severity != "" {
+			if _, ok := ParseSeverity(rc.Severity); !ok {
+				return fmt.Errorf("enrich: %s.severity: unknown severity %q (want info, low, medium, high or critical)", key, rc.Severity)
+			}
+		}
+		if len(rc.Match) == 0 {
+			return fmt.Errorf("enrich: %s.match: empty (a rule must match on at least one field)", key)
+		}
+		for f, alts := range rc.Match {
+			if fieldIndex(f) < 0 {
+				return fmt.Errorf("enrich: %s.match: unknown field %q (want one of %s)", key, f, strings.Join(MatchFields, ", "))
+			}
+			if len(alts) == 0 {
+				return fmt.Errorf("enrich: %s.match.%s: no values", key, f)
+			}
+			for _, a := range alts {
+				if a == "" || a == "!" {
+					return fmt.Errorf("enrich: %s.match.%s: empty pattern", key, f)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func fieldIndex(f string) int {
+	for i, n := range MatchFields {
+		if n == f {
+			return i
+		}
+	}
+	return -1
+}

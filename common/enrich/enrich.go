@@ -1,0 +1,353 @@
+package enrich
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/auditlane/auditlane/common/audit"
+)
+
+// SourceIP is one entry of sourceIPs with its class (see ClassifyIP).
+type SourceIP struct {
+	Addr, Class string
+}
+
+// Result holds what Enrich derived from one event. Reuse one Result per
+// goroutine: Enrich overwrites it and keeps its slices' capacity. Strings
+// stay valid forever; Identity.Groups may alias the event's memory and is
+// valid until the event is reused.
+type Result struct {
+	// Cluster.
+	ClusterName, ClusterID string
+	// Provider is the configured provider, else the detected one, else "".
+	Provider string
+
+	Identity  Identity
+	Principal Principal
+
+	// Latency is stageTimestamp − requestReceivedTimestamp; HasLatency is
+	// false when it could not be computed.
+	Latency    time.Duration
+	HasLatency bool
+	// ResponseCode is responseStatus.code (0 when absent); ResponseClass
+	// "1xx".."5xx".
+	ResponseCode  int
+	ResponseClass string
+	// Namespace is objectRef.namespace. Resource is the resource path
+	// "group/resource/namespace/name[/subresource]" of resource requests.
+	Namespace, Resource string
+	// Access is read, write or other (see VerbAccess).
+	Access string
+	// UserAgent is the user agent as recorded; UA its parsed parts.
+	UserAgent string
+	UA        UserAgent
+
+	// Decision and Reason are the authorization.k8s.io annotations; RBAC
+	// the parsed RBAC reason when HasRBAC.
+	Decision, Reason string
+	RBAC             RBACReason
+	HasRBAC          bool
+
+	SourceIPs []SourceIP
+
+	// Tags are the names of the matching risk rules, in table order, then
+	// configured rules; Severity is the highest of their severities.
+	Tags     []string
+	Severity Severity
+
+	parts  parts
+	groups []string
+	buf    []byte
+	ctx    Context
+}
+
+type parts struct {
+	identity, request, authz, network, risk bool
+}
+
+// Context gives rules access to the event, the derived values and lazily
+// decoded request bodies during one Enrich call.
+type Context struct {
+	Event  *audit.Event
+	Result *Result
+
+	pod              PodFacts
+	podDone, podOK   bool
+	role             RoleFacts
+	roleDone, roleOK bool
+}
+
+// Enricher derives fields and risk tags. It is safe for concurrent use.
+type Enricher struct {
+	cfg   Config
+	parts parts
+	rules []Rule
+	// detected is the index+1 into detectable of the provider detected from
+	// earlier events, kept so that events without hints (most of them)
+	// carry the cluster's provider too.
+	detected atomic.Uint32
+}
+
+var detectable = [...]string{ProviderEKS, ProviderACK, ProviderGKE, ProviderAKS}
+
+// New validates cfg and returns an Enricher.
+func New(cfg Config) (*Enricher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Enricher{cfg: cfg, parts: parts{cfg.Identity, cfg.Request, cfg.Authz, cfg.Network, cfg.RiskTags}}
+	if cfg.RiskTags {
+		disabled := map[string]bool{}
+		for _, n := range cfg.RiskRulesDisable {
+			disabled[n] = true
+		}
+		for _, r := range Rules {
+			if !disabled[r.Name] {
+				e.rules = append(e.rules, r)
+			}
+		}
+		for _, rc := range cfg.RiskRules {
+			e.rules = append(e.rules, compileRule(rc))
+		}
+	}
+	return e, nil
+}
+
+// Config returns the configuration the Enricher was built with.
+func (e *Enricher) Config() Config { return e.cfg }
+
+// RuleNames returns the names of the rules the Enricher evaluates.
+func (e *Enricher) RuleNames() []string {
+	n := make([]string, len(e.rules))
+	for i := range e.rules {
+		n[i] = e.rules[i].Name
+	}
+	return n
+}
+
+// Enrich derives everything from ev into out, overwriting out. ev must be
+// the event as decoded, before bodies are stripped. Enrich never fails:
+// values it cannot derive are left empty.
+func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
+	out.reset()
+	out.parts = e.parts
+	out.ClusterName, out.ClusterID = e.cfg.ClusterName, e.cfg.ClusterID
+
+	// Identity is always derived: rules and provider detection need it.
+	id := &out.Identity
+	id.User, id.UID, id.Groups = ev.User.Username, ev.User.UID, ev.User.Groups
+	if imp := ev.Value(audit.MemberImpersonatedUser); len(imp) > 0 && imp[0] == '{' {
+		if name := getString(imp, "username"); name != "" {
+			id.Impersonator = ev.User.Username
+			id.User, id.UID = name, getString(imp, "uid")
+			out.groups = out.groups[:0]
+			jsonparser.ArrayEach(imp, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
+				if t == jsonparser.String {
+					s, _ := jsonparser.ParseString(v)
+					out.groups = append(out.groups, s)
+				}
+			}, "groups")
+			id.Groups = out.groups
+		}
+	}
+	id.Kind, id.ServiceAccountNamespace, id.ServiceAccountName, id.NodeName = ClassifyUser(id.User, id.Groups)
+
+	if ua := ev.Value(audit.MemberUserAgent); len(ua) >= 2 && ua[0] == '"' {
+		out.UserAgent, _ = jsonparser.ParseString(ua[1 : len(ua)-1])
+	}
+
+	// The cloud principal is that of the authenticated caller (the
+	// impersonator, when impersonating): its credentials made the call.
+	var extra []byte
+	if u := ev.Value(audit.MemberUser); len(u) > 0 {
+		if v, t, _, err := jsonparser.Get(u, "extra"); err == nil && t == jsonparser.Object {
+			extra = v
+		}
+	}
+	var arn, canonical string
+	if extra != nil {
+		arn, canonical = firstString(extra, "arn"), firstString(extra, "canonicalArn")
+	}
+	out.Provider = e.cfg.Provider
+	if out.Provider == ProviderAuto {
+		if p := detectProvider(ev.User.Username, ev.User.UID, out.UserAgent, arn != "" || canonical != ""); p != "" {
+			for i, d := range detectable {
+				if d == p {
+					e.detected.Store(uint32(i + 1))
+				}
+			}
+			out.Provider = p
+		} else if i := e.detected.Load(); i > 0 {
+			out.Provider = detectable[i-1]
+		}
+	}
+	if e.parts.identity {
+		if arn != "" || canonical != "" {
+			pid := firstString(extra, "principalId")
+			if pid == "" {
+				pid = firstString(extra, "sigs.k8s.io/aws-iam-authenticator/principalId")
+			}
+			awsPrincipal(&out.Principal, arn, canonical, firstString(extra, "sessionName"), firstString(extra, "accessKeyId"), pid)
+		} else if out.Provider == ProviderACK {
+			ramPrincipal(&out.Principal, ev.User.Username)
+		}
+	}
+
+	out.ResponseCode = ev.ResponseCode
+	out.ResponseClass = ResponseClass(ev.ResponseCode)
+	out.Namespace = ev.ObjectRef.Namespace
+	out.Access = VerbAccess(ev.Verb)
+	if e.parts.request {
+		out.Latency, out.HasLatency = Latency(ev.RequestReceivedTimestamp, ev.StageTimestamp)
+		if ev.HasObjectRef && ev.ObjectRef.Resource != "" {
+			r := ev.ObjectRef
+			out.buf = AppendResourcePath(out.buf[:0], r.APIGroup, r.Resource, r.Namespace, r.Name, r.Subresource)
+			out.Resource = string(out.buf)
+		}
+		out.UA = ParseUserAgent(out.UserAgent)
+	}
+
+	if ann := ev.Value(audit.MemberAnnotations); len(ann) > 0 && ann[0] == '{' {
+		out.Decision = getString(ann, AnnotationDecision)
+		out.Reason = getString(ann, AnnotationReason)
+		if e.parts.authz {
+			out.RBAC, out.HasRBAC = ParseRBACReason(out.Reason)
+		}
+	}
+
+	if ips := ev.Value(audit.MemberSourceIPs); len(ips) > 0 && ips[0] == '[' {
+		jsonparser.ArrayEach(ips, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
+			if t == jsonparser.String {
+				s, _ := jsonparser.ParseString(v)
+				out.SourceIPs = append(out.SourceIPs, SourceIP{Addr: s, Class: ClassifyIP(s)})
+			}
+		})
+	}
+
+	if len(e.rules) > 0 {
+		c := &out.ctx
+		*c = Context{Event: ev, Result: out}
+		for i := range e.rules {
+			r := &e.rules[i]
+			if r.Match(c) {
+				out.Tags = append(out.Tags, r.Name)
+				if r.Severity > out.Severity {
+					out.Severity = r.Severity
+				}
+			}
+		}
+		*c = Context{}
+	}
+}
+
+func (r *Result) reset() {
+	tags, ips, groups, buf := r.Tags[:0], r.SourceIPs[:0], r.groups[:0], r.buf[:0]
+	*r = Result{}
+	r.Tags, r.SourceIPs, r.groups, r.buf = tags, ips, groups, buf
+}
+
+// getString returns the string member key of a JSON object, unescaped.
+func getString(obj []byte, key string) string {
+	v, t, _, err := jsonparser.Get(obj, key)
+	if err != nil || t != jsonparser.String {
+		return ""
+	}
+	s, _ := jsonparser.ParseString(v)
+	return s
+}
+
+// firstString returns the first element of the string array member key
+// (user.extra values are arrays of strings).
+func firstString(obj []byte, key string) string {
+	v, t, _, err := jsonparser.Get(obj, key, "[0]")
+	if err != nil || t != jsonparser.String {
+		return ""
+	}
+	s, _ := jsonparser.ParseString(v)
+	return s
+}
+
+// Pod returns the facts of the pod spec in the request body of a create,
+// update or patch of a pod or workload; ok is false for other events or
+// when the body is absent or not an object.
+func (c *Context) Pod() (PodFacts, bool) {
+	if !c.podDone {
+		c.podDone = true
+		r := c.Event.ObjectRef
+		if c.changes() && r.Subresource == "" && isWorkload(r.APIGroup, r.Resource) {
+			c.pod, c.podOK = podFacts(c.RequestObject())
+		}
+	}
+	return c.pod, c.podOK
+}
+
+// ClusterRole returns the facts of the rules in the request body of a
+// ClusterRole create, update or patch that was not denied.
+func (c *Context) ClusterRole() (RoleFacts, bool) {
+	if !c.roleDone {
+		c.roleDone = true
+		if c.resource("rbac.authorization.k8s.io", "clusterroles") && c.Event.ObjectRef.Subresource == "" && c.changes() {
+			c.role, c.roleOK = roleFacts(c.RequestObject())
+		}
+	}
+	return c.role, c.roleOK
+}
+
+// RequestObject returns the raw requestObject, or nil.
+func (c *Context) RequestObject() []byte { return c.Event.Value(audit.MemberRequestObject) }
+
+func isWorkload(group, resource string) bool {
+	switch group {
+	case "":
+		return resource == "pods" || resource == "replicationcontrollers"
+	case "apps", "extensions":
+		return resource == "deployments" || resource == "daemonsets" || resource == "statefulsets" || resource == "replicasets"
+	case "batch":
+		return resource == "jobs" || resource == "cronjobs"
+	}
+	return false
+}
+
+func (c *Context) verb(v string) bool { return c.Event.Verb == v }
+
+// changes reports a create, update or patch that was not denied.
+func (c *Context) changes() bool {
+	v := c.Event.Verb
+	return (v == "create" || v == "update" || v == "patch") && !c.forbidden()
+}
+
+func (c *Context) resource(group, resource string) bool {
+	r := &c.Event.ObjectRef
+	return c.Event.HasObjectRef && r.Resource == resource && (r.APIGroup == group || group == "" && r.APIGroup == "core")
+}
+
+func (c *Context) subresource(resource, sub string) bool {
+	r := &c.Event.ObjectRef
+	return c.Event.HasObjectRef && r.Resource == resource && r.Subresource == sub && r.APIGroup == ""
+}
+
+// allowed reports that authorization allowed the request: the decision
+// annotation says allow, or, without one, the response code is below 400.
+func (c *Context) allowed() bool {
+	switch c.Result.Decision {
+	case "allow":
+		return c.Event.ResponseCode != 401 && c.Event.ResponseCode != 403
+	case "":
+		return c.Event.ResponseCode > 0 && c.Event.ResponseCode < 400
+	}
+	return false
+}
+
+// forbidden reports that authorization denied the request (decision
+// forbid, or response code 403).
+func (c *Context) forbidden() bool {
+	return c.Result.Decision == "forbid" || c.Event.ResponseCode == 403
+}
+
+// String summarises r for debugging; it holds no secrets.
+func (r *Result) String() string {
+	return fmt.Sprintf("user=%s kind=%s resource=%s tags=%v", r.Identity.User, r.Identity.Kind, r.Resource, r.Tags)
+}

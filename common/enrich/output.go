@@ -1,0 +1,221 @@
+package enrich
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/auditlane/auditlane/common/sink"
+)
+
+// AnnotationPrefix starts every annotation the enricher adds to an event.
+const AnnotationPrefix = "auditlane.io/"
+
+// Annotation keys written into the event (values are strings, as
+// annotations require). Lists are comma-separated.
+const (
+	AnnClusterName   = AnnotationPrefix + "cluster-name"
+	AnnClusterID     = AnnotationPrefix + "cluster-id"
+	AnnProvider      = AnnotationPrefix + "cluster-provider"
+	AnnUserKind      = AnnotationPrefix + "user-kind"
+	AnnEffectiveUser = AnnotationPrefix + "effective-user"
+	AnnSANamespace   = AnnotationPrefix + "serviceaccount-namespace"
+	AnnSAName        = AnnotationPrefix + "serviceaccount-name"
+	AnnNodeName      = AnnotationPrefix + "node-name"
+	AnnAccountID     = AnnotationPrefix + "cloud-account-id"
+	AnnPrincipalType = AnnotationPrefix + "cloud-principal-type"
+	AnnPrincipalARN  = AnnotationPrefix + "cloud-principal-arn"
+	AnnPrincipalName = AnnotationPrefix + "cloud-principal-name"
+	AnnPrincipalID   = AnnotationPrefix + "cloud-principal-id"
+	AnnSessionName   = AnnotationPrefix + "cloud-session-name"
+	AnnAccessKeyID   = AnnotationPrefix + "cloud-access-key-id"
+	AnnLatencyMS     = AnnotationPrefix + "latency-ms"
+	AnnResponseClass = AnnotationPrefix + "response-class"
+	AnnResource      = AnnotationPrefix + "resource"
+	AnnAccess        = AnnotationPrefix + "access"
+	AnnUAClient      = AnnotationPrefix + "user-agent-client"
+	AnnUAVersion     = AnnotationPrefix + "user-agent-version"
+	AnnUAOS          = AnnotationPrefix + "user-agent-os"
+	AnnUAArch        = AnnotationPrefix + "user-agent-arch"
+	AnnRBACBinding   = AnnotationPrefix + "rbac-binding"
+	AnnRBACRole      = AnnotationPrefix + "rbac-role"
+	AnnSourceIPClass = AnnotationPrefix + "source-ip-class"
+	AnnRiskTags      = AnnotationPrefix + "risk-tags"
+	AnnRiskSeverity  = AnnotationPrefix + "risk-severity"
+)
+
+// Attribute keys of the flat map. OpenTelemetry semantic conventions are
+// used where they define the value; the rest live under "auditlane.".
+const (
+	AttrClusterName     = "k8s.cluster.name"
+	AttrClusterUID      = "k8s.cluster.uid"
+	AttrCloudProvider   = "cloud.provider"
+	AttrCloudAccountID  = "cloud.account.id"
+	AttrClusterProvider = "auditlane.cluster.provider"
+	AttrUserName        = "user.name"
+	AttrUserID          = "user.id"
+	AttrUserKind        = "auditlane.user.kind"
+	AttrImpersonator    = "auditlane.user.impersonator"
+	AttrSANamespace     = "auditlane.user.serviceaccount.namespace"
+	AttrSAName          = "auditlane.user.serviceaccount.name"
+	AttrNodeName        = "k8s.node.name"
+	AttrPrincipalType   = "auditlane.cloud.principal.type"
+	AttrPrincipalARN    = "auditlane.cloud.principal.arn"
+	AttrPrincipalName   = "auditlane.cloud.principal.name"
+	AttrPrincipalID     = "auditlane.cloud.principal.id"
+	AttrSessionName     = "auditlane.cloud.session_name"
+	AttrAccessKeyID     = "auditlane.cloud.access_key_id"
+	AttrNamespace       = "k8s.namespace.name"
+	AttrResource        = "auditlane.resource"
+	AttrAccess          = "auditlane.access"
+	AttrStatusCode      = "http.response.status_code"
+	AttrResponseClass   = "auditlane.response_class"
+	AttrLatencyMS       = "auditlane.latency_ms"
+	AttrUserAgent       = "user_agent.original"
+	AttrUAName          = "user_agent.name"
+	AttrUAVersion       = "user_agent.version"
+	AttrUAOS            = "user_agent.os.name"
+	AttrUAArch          = "auditlane.user_agent.arch"
+	AttrDecision        = "auditlane.authz.decision"
+	AttrReason          = "auditlane.authz.reason"
+	AttrBindingKind     = "auditlane.rbac.binding.kind"
+	AttrBindingName     = "auditlane.rbac.binding.name"
+	AttrRoleKind        = "auditlane.rbac.role.kind"
+	AttrRoleName        = "auditlane.rbac.role.name"
+	AttrSourceAddress   = "source.address"
+	AttrSourceClass     = "auditlane.source.ip_class"
+	AttrSourceAddresses = "auditlane.source.addresses"
+	AttrSourceClasses   = "auditlane.source.ip_classes"
+	AttrRiskTags        = "auditlane.risk.tags"
+	AttrRiskSeverity    = "auditlane.risk.severity"
+)
+
+// Annotations calls emit for each auditlane.io/* annotation derived for the
+// event, skipping empty values. Values are plain strings; callers JSON-quote
+// them.
+func (r *Result) Annotations(emit func(key, value string)) {
+	r.each(func(ann, _ string, v string) {
+		if ann != "" {
+			emit(ann, v)
+		}
+	})
+}
+
+// Attributes calls emit for each key of the flat attribute map, skipping
+// empty values.
+func (r *Result) Attributes(emit func(key, value string)) {
+	r.each(func(_, attr string, v string) {
+		if attr != "" {
+			emit(attr, v)
+		}
+	})
+}
+
+// AppendFields appends the flat attribute map to dst as sink fields.
+func (r *Result) AppendFields(dst []sink.Field) []sink.Field {
+	r.each(func(_, attr string, v string) {
+		if attr != "" {
+			dst = append(dst, sink.Field{Key: attr, Value: v})
+		}
+	})
+	return dst
+}
+
+// each calls fn(annotationKey, attributeKey, value) for every derived value
+// that is set; either key may be "" when the value only goes to one place.
+func (r *Result) each(fn func(ann, attr, v string)) {
+	put := func(ann, attr, v string) {
+		if v != "" {
+			fn(ann, attr, v)
+		}
+	}
+	put(AnnClusterName, AttrClusterName, r.ClusterName)
+	put(AnnClusterID, AttrClusterUID, r.ClusterID)
+	put(AnnProvider, AttrClusterProvider, r.Provider)
+	put("", AttrCloudProvider, CloudProvider(r.Provider))
+
+	id := &r.Identity
+	if r.parts.identity {
+		put(AnnUserKind, AttrUserKind, id.Kind.String())
+		put("", AttrUserName, id.User)
+		put("", AttrUserID, id.UID)
+		if id.Impersonator != "" {
+			put(AnnEffectiveUser, "", id.User)
+			put("", AttrImpersonator, id.Impersonator)
+		}
+		put(AnnSANamespace, AttrSANamespace, id.ServiceAccountNamespace)
+		put(AnnSAName, AttrSAName, id.ServiceAccountName)
+		put(AnnNodeName, AttrNodeName, id.NodeName)
+		p := &r.Principal
+		put(AnnAccountID, AttrCloudAccountID, p.AccountID)
+		put(AnnPrincipalType, AttrPrincipalType, p.Type)
+		put(AnnPrincipalARN, AttrPrincipalARN, p.ARN)
+		put(AnnPrincipalName, AttrPrincipalName, p.Name)
+		put(AnnPrincipalID, AttrPrincipalID, firstNonEmpty(p.ID, p.PrincipalID))
+		put(AnnSessionName, AttrSessionName, p.SessionName)
+		put(AnnAccessKeyID, AttrAccessKeyID, p.AccessKeyID)
+	}
+
+	if r.parts.request {
+		put("", AttrNamespace, r.Namespace)
+		put(AnnResource, AttrResource, r.Resource)
+		put(AnnAccess, AttrAccess, r.Access)
+		if r.ResponseCode != 0 {
+			put("", AttrStatusCode, strconv.Itoa(r.ResponseCode))
+		}
+		put(AnnResponseClass, AttrResponseClass, r.ResponseClass)
+		if r.HasLatency {
+			put(AnnLatencyMS, AttrLatencyMS, FormatMillis(r.Latency))
+		}
+		put("", AttrUserAgent, r.UserAgent)
+		put(AnnUAClient, AttrUAName, r.UA.Client)
+		put(AnnUAVersion, AttrUAVersion, r.UA.Version)
+		put(AnnUAOS, AttrUAOS, r.UA.OS)
+		put(AnnUAArch, AttrUAArch, r.UA.Arch)
+	}
+
+	if r.parts.authz {
+		put("", AttrDecision, r.Decision)
+		put("", AttrReason, r.Reason)
+		if r.HasRBAC {
+			put(AnnRBACBinding, "", r.RBAC.BindingKind+"/"+r.RBAC.BindingName)
+			put(AnnRBACRole, "", r.RBAC.RoleKind+"/"+r.RBAC.RoleName)
+			put("", AttrBindingKind, r.RBAC.BindingKind)
+			put("", AttrBindingName, r.RBAC.BindingName)
+			put("", AttrRoleKind, r.RBAC.RoleKind)
+			put("", AttrRoleName, r.RBAC.RoleName)
+		}
+	}
+
+	if r.parts.network && len(r.SourceIPs) > 0 {
+		put("", AttrSourceAddress, r.SourceIPs[0].Addr)
+		put("", AttrSourceClass, r.SourceIPs[0].Class)
+		classes := r.SourceIPs[0].Class
+		if len(r.SourceIPs) > 1 {
+			var a, c strings.Builder
+			for i, s := range r.SourceIPs {
+				if i > 0 {
+					a.WriteByte(',')
+					c.WriteByte(',')
+				}
+				a.WriteString(s.Addr)
+				c.WriteString(s.Class)
+			}
+			classes = c.String()
+			put("", AttrSourceAddresses, a.String())
+			put("", AttrSourceClasses, classes)
+		}
+		put(AnnSourceIPClass, "", classes)
+	}
+
+	if r.parts.risk && len(r.Tags) > 0 {
+		put(AnnRiskTags, AttrRiskTags, strings.Join(r.Tags, ","))
+		put(AnnRiskSeverity, AttrRiskSeverity, r.Severity.String())
+	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
