@@ -51,7 +51,12 @@ type Decoder struct {
 	next      int
 	err       error // sticky read error
 	ev        Event
+	rejected  []byte
 }
+
+// Rejected returns the bytes of the value behind the last *DecodeError
+// from Next (nil for values too large to keep), valid until the next call.
+func (d *Decoder) Rejected() []byte { return d.rejected }
 
 // NewDecoder returns a Decoder reading from r.
 func NewDecoder(r io.Reader) *Decoder {
@@ -63,6 +68,7 @@ func NewDecoder(r io.Reader) *Decoder {
 // *DecodeError for a bad value and can be called again to continue; it
 // returns io.EOF at the end of the input and other errors from the reader.
 func (d *Decoder) Next() (*Event, error) {
+	d.rejected = nil
 	for {
 		if d.next < len(d.items) {
 			it := d.items[d.next]
@@ -73,9 +79,11 @@ func (d *Decoder) Next() (*Event, error) {
 			ev.Line, ev.Offset, ev.Index = d.batchLine, d.batchOff+int64(it[0]), idx
 			if err := ev.parse(); err != nil {
 				err.Line, err.Offset, err.Index = ev.Line, ev.Offset, idx
+				d.rejected = ev.Raw
 				return nil, err
 			}
 			if ev.isList {
+				d.rejected = ev.Raw
 				return nil, &DecodeError{Line: ev.Line, Offset: ev.Offset, Pos: -1, Index: idx, Field: "kind", Err: ErrKind, Detail: "EventList nested in a list"}
 			}
 			return ev, nil
@@ -104,6 +112,7 @@ func (d *Decoder) Next() (*Event, error) {
 		ev.Raw, ev.Line, ev.Offset, ev.Index = raw, line, off, -1
 		if perr := ev.parse(); perr != nil {
 			perr.Line, perr.Offset = line, off
+			d.rejected = raw
 			return nil, perr
 		}
 		if ev.isList {
@@ -129,6 +138,7 @@ func (d *Decoder) split(raw []byte, line int, off int64, at int) error {
 	if perr != nil {
 		perr.Line, perr.Offset = line, off
 		d.items = d.items[:0]
+		d.rejected = raw
 		return perr
 	}
 	return nil

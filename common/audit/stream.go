@@ -22,6 +22,8 @@ type streamState struct {
 	pendOff  int64
 	hasPend  bool
 	skipping bool // after a bad multi-line value: skip to the next column-0 value
+	// rejectedBuf keeps a truncated value whose buffer is reused.
+	rejectedBuf []byte
 }
 
 func (d *Decoder) maxSize() int {
@@ -146,7 +148,11 @@ func (d *Decoder) readValue() ([]byte, int, int64, error) {
 		accOff    int64
 		st        bracketState
 	)
+	var cur []byte // the bad value's bytes, for Decoder.Rejected
 	fail := func(err error, detail string) ([]byte, int, int64, error) {
+		if err != ErrTooLarge {
+			d.rejected = cur
+		}
 		d.acc = d.acc[:0]
 		d.skipping = gathering
 		return nil, 0, 0, &DecodeError{Line: accLine, Offset: accOff, Pos: -1, Index: -1, Err: err, Detail: detail}
@@ -164,6 +170,8 @@ func (d *Decoder) readValue() ([]byte, int, int64, error) {
 			return nil, 0, 0, err
 		}
 		if gathering && len(line) > 0 && (line[0] == '{' || line[0] == '[') {
+			cur = append(d.rejectedBuf[:0], d.acc...)
+			d.rejectedBuf = cur
 			d.pend = append(d.pend[:0], line...)
 			d.pendLine, d.pendOff, d.hasPend = lineNo, off, true
 			gathering = false // the new value starts afresh; no skipping
@@ -187,6 +195,7 @@ func (d *Decoder) readValue() ([]byte, int, int64, error) {
 				continue
 			}
 			accLine, accOff = lineNo, off+int64(t0)
+			cur = line[t0:t1]
 			c, last := line[t0], line[t1-1]
 			if c != '{' && c != '[' {
 				return fail(ErrNotObject, "line does not start a JSON object or array")
@@ -201,6 +210,7 @@ func (d *Decoder) readValue() ([]byte, int, int64, error) {
 			d.acc = append(d.acc, '\n')
 			d.acc = append(d.acc, line...)
 		}
+		cur = d.acc
 		from := len(d.acc) - len(line)
 		if from < 0 || !gathering {
 			from = 0

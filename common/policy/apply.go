@@ -48,3 +48,6 @@ func Apply(ev *audit.Event, d Decision, w *audit.Rewrite) (kept bool) {
 	}
 	return true
 }
+
+// RuleLevel returns the level of rule i.
+func (p *Policy) RuleLevel(i int) Level { return p.rules[i].level }
