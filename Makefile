@@ -1,0 +1,44 @@
+# auditlane — see README.md.
+GO       ?= go
+BIN      := bin
+POLICY   ?= examples/policies/cost-saving.yaml
+SAMPLE   ?= examples/data/sample-audit.log
+FUZZTIME ?= 10s
+
+.PHONY: all build demo test vet bench fuzz clean
+
+all: build
+
+## build: the auditlane command-line tool into bin/
+build:
+	$(GO) build -o $(BIN)/auditlane ./cmd/auditlane
+
+## demo: the main job on the bundled sample, no cloud account needed:
+## what-if report for the cost-saving policy, then the filtered events in out/
+demo: build
+	@mkdir -p out
+	$(BIN)/auditlane policy test --policy $(POLICY) $(SAMPLE)
+	$(BIN)/auditlane process --policy $(POLICY) --dead-letter out/dead-letter.jsonl --out out/audit.jsonl $(SAMPLE)
+	@echo "filtered events: out/audit.jsonl ($$(wc -l < out/audit.jsonl) lines)"
+
+## test: what CI runs — vet, then every test with the race detector
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+## bench: the hot-path benchmarks on the bundled corpus
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./common/...
+
+## fuzz: each fuzz target for FUZZTIME (default 10s)
+fuzz:
+	@for pkg in $$($(GO) list ./common/...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(BIN) out
