@@ -529,4 +529,3 @@ func FuzzDifferential(f *testing.F) {
 		runGenerated(t, c, 4, 6, invalid)
 	})
 }
-

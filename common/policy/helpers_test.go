@@ -81,16 +81,17 @@ func (f *fixtureEvent) event() *audit.Event {
 	return ev
 }
 
-// fixtureEvents returns the events of testdata/events: the falco k8s_audit
-// traces and the audit2rbac demo log (see testdata/SOURCES.md).
-func fixtureEvents(t testing.TB) []*audit.Event {
+// fixtureLines returns the JSON events of testdata/events, one per
+// element: the falco k8s_audit traces and the audit2rbac demo log (see
+// testdata/SOURCES.md).
+func fixtureLines(t testing.TB) [][]byte {
 	t.Helper()
 	files, err := filepath.Glob("testdata/events/falco-k8s-audit/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no falco fixtures: %v", err)
 	}
 	files = append(files, "testdata/events/audit2rbac-demo.log")
-	var out []*audit.Event
+	var out [][]byte
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -99,19 +100,28 @@ func fixtureEvents(t testing.TB) []*audit.Event {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			line := bytes.TrimSpace(sc.Bytes())
-			if len(line) == 0 {
-				continue
+			if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+				out = append(out, append([]byte(nil), line...))
 			}
-			var f fixtureEvent
-			if err := json.Unmarshal(line, &f); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			out = append(out, f.event())
 		}
 		if err := sc.Err(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+	}
+	return out
+}
+
+// fixtureEvents returns the events of fixtureLines, decoded with
+// encoding/json.
+func fixtureEvents(t testing.TB) []*audit.Event {
+	t.Helper()
+	var out []*audit.Event
+	for _, line := range fixtureLines(t) {
+		var f fixtureEvent
+		if err := json.Unmarshal(line, &f); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		out = append(out, f.event())
 	}
 	return out
 }
