@@ -70,7 +70,8 @@ func DefaultConfig() Config {
 // field in Match matches. Each Match entry maps a field (see MatchFields) to
 // alternatives; a field matches when it matches any alternative that does not
 // start with "!", and none of those that do. Alternatives are globs where "*"
-// matches any run of characters (including "/" and ":").
+// matches any run of characters (including "/" and ":"); "" matches an
+// absent or empty field and "!" therefore requires one.
 type RuleConfig struct {
 	// Name (risk_rules[i].name): the tag, kebab-case.
 	Name string
@@ -138,11 +139,6 @@ func (c *Config) Validate() error {
 			}
 			if len(alts) == 0 {
 				return fmt.Errorf("enrich: %s.match.%s: no values", key, f)
-			}
-			for _, a := range alts {
-				if a == "" || a == "!" {
-					return fmt.Errorf("enrich: %s.match.%s: empty pattern", key, f)
-				}
 			}
 		}
 	}
