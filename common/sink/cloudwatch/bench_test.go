@@ -6,8 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
