@@ -374,3 +374,33 @@ func TestCloneIsIndependent(t *testing.T) {
 		t.Errorf("clone changed: %+v", c)
 	}
 }
+
+func TestHasStringSpecial(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			x := uint64(0)
+			for k := 7; k >= 0; k-- {
+				x = x<<8 | uint64(w[k])
+			}
+			if got, want := hasStringSpecial(x), strClass[c]; got != want {
+				t.Fatalf("byte 0x%02x at %d: got %v want %v", c, pos, got, want)
+			}
+		}
+	}
+	// Neighbouring high bytes must not cause false positives.
+	for c := 0x20; c < 256; c++ {
+		if c == '"' || c == '\\' {
+			continue
+		}
+		w := []byte{byte(c), 0xff, 0x80, byte(c), 0x21, 0xc3, byte(c), 0x7f}
+		x := uint64(0)
+		for k := 7; k >= 0; k-- {
+			x = x<<8 | uint64(w[k])
+		}
+		if hasStringSpecial(x) {
+			t.Fatalf("false positive for %x", w)
+		}
+	}
+}

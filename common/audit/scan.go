@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -19,12 +20,45 @@ var strClass = func() (t [256]bool) {
 	return
 }()
 
+// SWAR constants: eight bytes tested at once.
+const (
+	lsb   = 0x0101010101010101
+	msb   = 0x8080808080808080
+	quote = '"' * lsb
+	bslsh = '\\' * lsb
+	ctl   = 0x20 * lsb
+)
+
+// hasStringSpecial reports whether any byte of the little-endian word x is
+// '"', '\\' or a control character (< 0x20). The test is exact: a byte with
+// the high bit set never matches.
+func hasStringSpecial(x uint64) bool {
+	q := x ^ quote
+	s := x ^ bslsh
+	return ((q-lsb)&^q|(s-lsb)&^s|(x-ctl)&^x)&msb != 0
+}
+
+// skipPlain returns the index of the first string-special byte at or after
+// i (len(b) if none).
+func skipPlain(b []byte, i int) int {
+	for i+8 <= len(b) && !hasStringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+		i += 8
+	}
+	for i < len(b) && !strClass[b[i]] {
+		i++
+	}
+	return i
+}
+
 // syntaxErr builds a syntax error at position i.
 func syntaxErr(i int, detail string) *DecodeError {
 	return &DecodeError{Pos: i, Index: -1, Err: ErrSyntax, Detail: detail}
 }
 
 func skipWS(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
 	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
 		i++
 	}
@@ -38,9 +72,7 @@ func scanString(b []byte, i int) (int, bool, *DecodeError) {
 	i++
 	escaped := false
 	for {
-		for i < len(b) && !strClass[b[i]] {
-			i++
-		}
+		i = skipPlain(b, i)
 		if i >= len(b) {
 			return i, escaped, syntaxErr(start, "unterminated string")
 		}
@@ -196,86 +228,102 @@ func scanLiteral(b []byte, i int, lit string) (int, *DecodeError) {
 }
 
 // skipValue validates the JSON value starting at b[i] (no leading space)
-// and returns the index after it.
+// and returns the index after it. depth is the nesting level of b[i]. It is
+// an iterative state machine with an explicit stack of container kinds
+// (one bit per level), so skipping large bodies costs no call per value.
 func skipValue(b []byte, i, depth int) (int, *DecodeError) {
+	var stack [maxDepth/64 + 1]uint64 // bit set: object; clear: array
+	level := 0                         // open containers
+	var err *DecodeError
+	isObj := func() bool { return stack[(level-1)>>6]&(1<<((level-1)&63)) != 0 }
+value:
 	if i >= len(b) {
 		return i, syntaxErr(i, "unexpected end of input")
 	}
 	switch c := b[i]; {
 	case c == '"':
-		j, _, err := scanString(b, i)
-		return j, err
-	case c == '{':
-		if depth >= maxDepth {
+		if i, _, err = scanString(b, i); err != nil {
+			return i, err
+		}
+	case c == '{' || c == '[':
+		if depth+level >= maxDepth {
 			return i, syntaxErr(i, "nesting too deep")
 		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == '}' {
-			return i + 1, nil
+		w, bit := level>>6, uint64(1)<<(level&63)
+		if c == '{' {
+			stack[w] |= bit
+		} else {
+			stack[w] &^= bit
 		}
-		for {
-			if i >= len(b) || b[i] != '"' {
-				return i, syntaxErr(i, "expected object key")
-			}
-			var err *DecodeError
-			if i, _, err = scanString(b, i); err != nil {
-				return i, err
-			}
-			i = skipWS(b, i)
-			if i >= len(b) || b[i] != ':' {
-				return i, syntaxErr(i, "expected ':' after object key")
-			}
-			i = skipWS(b, i+1)
-			if i, err = skipValue(b, i, depth+1); err != nil {
-				return i, err
-			}
-			i = skipWS(b, i)
-			if i >= len(b) {
+		level++
+		i = skipWS(b, i+1)
+		if i < len(b) && (b[i] == '}' && c == '{' || b[i] == ']' && c == '[') {
+			i++
+			level--
+			break
+		}
+		if c == '{' {
+			goto key
+		}
+		goto value
+	case c == '-' || '0' <= c && c <= '9':
+		if i, err = scanNumber(b, i); err != nil {
+			return i, err
+		}
+	case c == 't':
+		if i, err = scanLiteral(b, i, "true"); err != nil {
+			return i, err
+		}
+	case c == 'f':
+		if i, err = scanLiteral(b, i, "false"); err != nil {
+			return i, err
+		}
+	case c == 'n':
+		if i, err = scanLiteral(b, i, "null"); err != nil {
+			return i, err
+		}
+	default:
+		return i, syntaxErr(i, "invalid character "+quoteChar(c)+" looking for a value")
+	}
+	// After a complete value.
+	for level > 0 {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			if isObj() {
 				return i, syntaxErr(i, "unexpected end of input in object")
 			}
-			if b[i] == '}' {
-				return i + 1, nil
-			}
-			if b[i] != ',' {
-				return i, syntaxErr(i, "expected ',' or '}' in object")
-			}
+			return i, syntaxErr(i, "unexpected end of input in array")
+		}
+		switch c, obj := b[i], isObj(); {
+		case c == ',':
 			i = skipWS(b, i+1)
-		}
-	case c == '[':
-		if depth >= maxDepth {
-			return i, syntaxErr(i, "nesting too deep")
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return i + 1, nil
-		}
-		for {
-			var err *DecodeError
-			if i, err = skipValue(b, i, depth+1); err != nil {
-				return i, err
+			if obj {
+				goto key
 			}
-			i = skipWS(b, i)
-			if i >= len(b) {
-				return i, syntaxErr(i, "unexpected end of input in array")
-			}
-			if b[i] == ']' {
-				return i + 1, nil
-			}
-			if b[i] != ',' {
-				return i, syntaxErr(i, "expected ',' or ']' in array")
-			}
-			i = skipWS(b, i+1)
+			goto value
+		case c == '}' && obj, c == ']' && !obj:
+			i++
+			level--
+		case obj:
+			return i, syntaxErr(i, "expected ',' or '}' in object")
+		default:
+			return i, syntaxErr(i, "expected ',' or ']' in array")
 		}
-	case c == '-' || '0' <= c && c <= '9':
-		return scanNumber(b, i)
-	case c == 't':
-		return scanLiteral(b, i, "true")
-	case c == 'f':
-		return scanLiteral(b, i, "false")
-	case c == 'n':
-		return scanLiteral(b, i, "null")
 	}
-	return i, syntaxErr(i, "invalid character "+quoteChar(b[i])+" looking for a value")
+	return i, nil
+key:
+	if i >= len(b) || b[i] != '"' {
+		return i, syntaxErr(i, "expected object key")
+	}
+	if i, _, err = scanString(b, i); err != nil {
+		return i, err
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return i, syntaxErr(i, "expected ':' after object key")
+	}
+	i = skipWS(b, i+1)
+	goto value
 }
 
 func quoteChar(c byte) string {

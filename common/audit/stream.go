@@ -109,9 +109,7 @@ func (s *bracketState) scan(b []byte, from int) (int, bool) {
 				s.escape = false
 				continue
 			}
-			for i < len(b) && !strClass[b[i]] {
-				i++
-			}
+			i = skipPlain(b, i)
 			if i >= len(b) {
 				return len(b), false
 			}

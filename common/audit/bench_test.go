@@ -1,0 +1,165 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/buger/jsonparser"
+	"github.com/valyala/fastjson"
+)
+
+// The bundled sample is the benchmark corpus; AUDITLANE_BENCH_CORPUS
+// names another file of JSON lines.
+const corpusPath = "../../examples/data/sample-audit.log"
+
+// loadCorpus returns the corpus lines and their mean size.
+func loadCorpus(b *testing.B) ([][]byte, int64) {
+	b.Helper()
+	path := corpusPath
+	if p := os.Getenv("AUDITLANE_BENCH_CORPUS"); p != "" {
+		path = p
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatalf("benchmark corpus: %v", err)
+	}
+	var lines [][]byte
+	var total int64
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 {
+			lines = append(lines, l)
+			total += int64(len(l))
+		}
+	}
+	return lines, total / int64(len(lines))
+}
+
+// decisionFields is what each contender extracts: the fields the policy
+// decision needs.
+type decisionFields struct {
+	stage, verb, username, uri                    string
+	groups                                        []string
+	resource, subresource, group, namespace, name string
+	hasObjectRef                                  bool
+}
+
+var sink decisionFields
+
+// BenchmarkParse compares JSON approaches for the decision fields. One op
+// is one event; the corpus is cycled.
+func BenchmarkParse(b *testing.B) {
+	lines, avg := loadCorpus(b)
+	b.Run("auditlane", func(b *testing.B) {
+		var ev Event
+		b.SetBytes(avg)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := Parse(lines[i%len(lines)], &ev); err != nil {
+				b.Fatal(err)
+			}
+			sink.verb = ev.Verb
+		}
+	})
+	b.Run("fastjson", func(b *testing.B) {
+		var p fastjson.Parser
+		b.SetBytes(avg)
+		b.ReportAllocs()
+		var f decisionFields
+		for i := 0; b.Loop(); i++ {
+			v, err := p.ParseBytes(lines[i%len(lines)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.stage = string(v.GetStringBytes("stage"))
+			f.verb = string(v.GetStringBytes("verb"))
+			f.uri = string(v.GetStringBytes("requestURI"))
+			f.username = string(v.GetStringBytes("user", "username"))
+			f.groups = f.groups[:0]
+			for _, g := range v.GetArray("user", "groups") {
+				f.groups = append(f.groups, string(g.GetStringBytes()))
+			}
+			if o := v.Get("objectRef"); o != nil {
+				f.hasObjectRef = true
+				f.resource = string(o.GetStringBytes("resource"))
+				f.subresource = string(o.GetStringBytes("subresource"))
+				f.group = string(o.GetStringBytes("apiGroup"))
+				f.namespace = string(o.GetStringBytes("namespace"))
+				f.name = string(o.GetStringBytes("name"))
+			}
+			sink = f
+		}
+	})
+	b.Run("jsonparser", func(b *testing.B) {
+		paths := [][]string{{"stage"}, {"verb"}, {"requestURI"}, {"user", "username"}, {"user", "groups"},
+			{"objectRef", "resource"}, {"objectRef", "subresource"}, {"objectRef", "apiGroup"},
+			{"objectRef", "namespace"}, {"objectRef", "name"}}
+		b.SetBytes(avg)
+		b.ReportAllocs()
+		var f decisionFields
+		for i := 0; b.Loop(); i++ {
+			f.groups = f.groups[:0]
+			jsonparser.EachKey(lines[i%len(lines)], func(idx int, v []byte, t jsonparser.ValueType, err error) {
+				switch idx {
+				case 0:
+					f.stage = string(v)
+				case 1:
+					f.verb = string(v)
+				case 2:
+					f.uri = string(v)
+				case 3:
+					f.username = string(v)
+				case 4:
+					jsonparser.ArrayEach(v, func(g []byte, _ jsonparser.ValueType, _ int, _ error) {
+						f.groups = append(f.groups, string(g))
+					})
+				case 5:
+					f.hasObjectRef = true
+					f.resource = string(v)
+				case 6:
+					f.subresource = string(v)
+				case 7:
+					f.group = string(v)
+				case 8:
+					f.namespace = string(v)
+				case 9:
+					f.name = string(v)
+				}
+			}, paths...)
+			sink = f
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(avg)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			var ref refEvent
+			if err := json.Unmarshal(lines[i%len(lines)], &ref); err != nil {
+				b.Fatal(err)
+			}
+			sink.verb = ref.Verb
+		}
+	})
+}
+
+// BenchmarkDecoder measures the stream decoder over the whole corpus as
+// JSON lines, one op per event.
+func BenchmarkDecoder(b *testing.B) {
+	lines, avg := loadCorpus(b)
+	data := append(bytes.Join(lines, []byte("\n")), '\n')
+	b.SetBytes(avg)
+	b.ReportAllocs()
+	var d *Decoder
+	for b.Loop() {
+		if d == nil {
+			d = NewDecoder(bytes.NewReader(data))
+		}
+		ev, err := d.Next()
+		if err != nil {
+			d = nil
+			continue
+		}
+		sink.verb = ev.Verb
+	}
+}
