@@ -459,6 +459,10 @@ func (s *Server) handle(r *http.Request, body []byte, reqID string) ([]storedLog
 		raw = make([]byte, rawSize)
 		n, err := lz4.UncompressBlock(body, raw)
 		if err != nil {
+			// Tell a wrong x-log-bodyrawsize from a corrupt block.
+			if m, err2 := lz4.UncompressBlock(body, make([]byte, s.opts.MaxRawBytes)); err2 == nil {
+				return nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %d but body decompresses to %d bytes", rawSize, m)
+			}
 			return nil, fail(http.StatusBadRequest, "PostBodyUncompressError", "lz4 decompression failed: %v", err)
 		}
 		if n != rawSize {
