@@ -37,7 +37,7 @@ func logGroupBytes(t *testing.T) []byte {
 	tm, ns := uint32(1700000000), uint32(5)
 	lg := &slssdk.LogGroup{
 		Topic: str("topic"),
-		Logs: []*slssdk.Log{{Time: &tm, TimeNs: &ns, Contents: []*slssdk.LogContent{{Key: str("k"), Value: str("v")}}}},
+		Logs:  []*slssdk.Log{{Time: &tm, TimeNs: &ns, Contents: []*slssdk.LogContent{{Key: str("k"), Value: str("v")}}}},
 	}
 	b, err := lg.Marshal()
 	if err != nil {
