@@ -65,8 +65,13 @@ type Result struct {
 }
 
 type parts struct {
-	identity, request, authz, network, risk bool
+	identity, request, authz, network, risk, annotate bool
 }
+
+// WantAnnotations reports whether the configuration asks for the derived
+// values to be written into the event as auditlane.io/* annotations
+// (enrich_annotations).
+func (r *Result) WantAnnotations() bool { return r.parts.annotate }
 
 // Context gives rules access to the event, the derived values and lazily
 // decoded request bodies during one Enrich call.
@@ -98,7 +103,7 @@ func New(cfg Config) (*Enricher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Enricher{cfg: cfg, parts: parts{cfg.Identity, cfg.Request, cfg.Authz, cfg.Network, cfg.RiskTags}}
+	e := &Enricher{cfg: cfg, parts: parts{cfg.Identity, cfg.Request, cfg.Authz, cfg.Network, cfg.RiskTags, cfg.Annotations}}
 	if cfg.RiskTags {
 		disabled := map[string]bool{}
 		for _, n := range cfg.RiskRulesDisable {

@@ -1,0 +1,68 @@
+package shape
+
+import (
+	"bytes"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/enrich"
+)
+
+// TruncatedAnnotation is the annotation the apiserver's truncate backend
+// adds to events whose bodies it removed.
+const TruncatedAnnotation = "audit.k8s.io/truncated"
+
+// setAnnotations sets the annotations member to the event's own entries
+// (raw bytes, minus stale auditlane.io/* entries) plus the enrichment
+// entries and, when truncated, audit.k8s.io/truncated: "true".
+func (o *Output) setAnnotations(ev *audit.Event, w *audit.Rewrite, r *enrich.Result, truncated bool) {
+	annotate := r != nil && r.WantAnnotations()
+	if !annotate && !truncated {
+		return
+	}
+	buf := append(o.ann[:0], '{')
+	count := 0
+	comma := func() {
+		if count > 0 {
+			buf = append(buf, ',')
+		}
+		count++
+	}
+	if own := ev.Value(audit.MemberAnnotations); len(own) > 0 && own[0] == '{' {
+		jsonparser.ObjectEach(own, func(key, value []byte, t jsonparser.ValueType, _ int) error {
+			if bytes.HasPrefix(key, []byte(enrich.AnnotationPrefix)) || truncated && string(key) == TruncatedAnnotation {
+				return nil
+			}
+			comma()
+			buf = appendQuoteBytes(buf, key)
+			buf = append(buf, ':')
+			if t == jsonparser.String {
+				buf = append(buf, '"')
+				buf = append(buf, value...)
+				buf = append(buf, '"')
+			} else {
+				buf = append(buf, value...)
+			}
+			return nil
+		})
+	}
+	if annotate {
+		r.Annotations(func(k, v string) {
+			comma()
+			buf = audit.AppendQuote(buf, k)
+			buf = append(buf, ':')
+			buf = audit.AppendQuote(buf, v)
+		})
+	}
+	if truncated {
+		comma()
+		buf = append(buf, `"`+TruncatedAnnotation+`":"true"`...)
+	}
+	buf = append(buf, '}')
+	o.ann = buf
+	if count == 0 && !ev.Span(audit.MemberAnnotations).Present() {
+		return // nothing to add: keep the event as it was
+	}
+	w.SetValue(audit.MemberAnnotations, buf)
+}
