@@ -129,8 +129,9 @@ type Config struct {
 	// between attempts of a batch (defaults 200ms and 10s, jittered ±50%).
 	RetryInitial time.Duration
 	RetryMax     time.Duration
-	// RetryMaxElapsed bounds the total time spent retrying one batch
-	// (default 60s); records still undelivered are then Retryable.
+	// RetryMaxElapsed bounds the time one Write call spends retrying
+	// (default 60s): once it has passed, each remaining batch gets a single
+	// attempt, and records still undelivered are Retryable.
 	RetryMaxElapsed time.Duration
 }
 

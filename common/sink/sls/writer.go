@@ -151,6 +151,9 @@ type writeState struct {
 	order  []int
 	keys   [][md5.Size]byte
 	tmp    []byte
+	// deadline ends retrying for the whole Write: batches after it get
+	// one attempt each.
+	deadline time.Time
 }
 
 func (st *writeState) resetBatch() {
@@ -194,6 +197,7 @@ func (w *Writer) Write(ctx context.Context, recs []sink.Record, results []sink.R
 
 	st := w.pool.Get().(*writeState)
 	defer w.pool.Put(st)
+	st.deadline = w.clock.Now().Add(w.cfg.RetryMaxElapsed)
 	w.writeAll(ctx, st, recs, results)
 	if err := ctx.Err(); err != nil {
 		for i := range results {
@@ -296,8 +300,7 @@ func (w *Writer) writeAll(ctx context.Context, st *writeState, recs []sink.Recor
 func (w *Writer) flush(ctx context.Context, st *writeState, recs []sink.Record, results []sink.Result, hash string) {
 	n := len(st.buf)
 	st.buf = append(st.buf, w.trailer...)
-	deadline := w.clock.Now().Add(w.cfg.RetryMaxElapsed)
-	w.deliver(ctx, st.buf, st, 0, len(st.idx), results, hash, deadline)
+	w.deliver(ctx, st.buf, st, 0, len(st.idx), results, hash, st.deadline)
 	st.buf = st.buf[:n]
 	st.resetBatch()
 }
