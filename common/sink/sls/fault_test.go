@@ -34,7 +34,7 @@ func TestFaultSoak(t *testing.T) {
 		// records back as Retryable and the test resends them.
 		c.RetryMaxElapsed = 3 * time.Second
 	})
-	recs := synthetic(total, 200)
+	recs := synthetic(total, 40)
 
 	var (
 		mu        sync.Mutex
