@@ -1,51 +1,15 @@
 package enrich
 
 import (
+	"bytes"
 	"encoding/json"
 	"path"
 	"strings"
+
+	"github.com/buger/jsonparser"
 )
 
 // Purpose-built views of request bodies, decoded only when a rule asks.
-
-type podSpec struct {
-	HostNetwork         bool        `json:"hostNetwork"`
-	HostPID             bool        `json:"hostPID"`
-	HostIPC             bool        `json:"hostIPC"`
-	Containers          []container `json:"containers"`
-	InitContainers      []container `json:"initContainers"`
-	EphemeralContainers []container `json:"ephemeralContainers"`
-	Volumes             []struct {
-		HostPath *struct {
-			Path string `json:"path"`
-		} `json:"hostPath"`
-	} `json:"volumes"`
-}
-
-type container struct {
-	SecurityContext *struct {
-		Privileged *bool `json:"privileged"`
-	} `json:"securityContext"`
-}
-
-// workloadObject covers Pod (spec), Deployment, ReplicaSet, StatefulSet,
-// DaemonSet, Job, ReplicationController (spec.template.spec) and CronJob
-// (spec.jobTemplate.spec.template.spec).
-type workloadObject struct {
-	Spec struct {
-		podSpec
-		Template *struct {
-			Spec podSpec `json:"spec"`
-		} `json:"template"`
-		JobTemplate *struct {
-			Spec struct {
-				Template struct {
-					Spec podSpec `json:"spec"`
-				} `json:"template"`
-			} `json:"spec"`
-		} `json:"jobTemplate"`
-	} `json:"spec"`
-}
 
 // PodFacts summarises the pod spec in a request body.
 type PodFacts struct {
@@ -54,37 +18,81 @@ type PodFacts struct {
 	SensitiveHostPath string
 }
 
-func (o *workloadObject) spec() *podSpec {
-	switch {
-	case o.Spec.JobTemplate != nil:
-		return &o.Spec.JobTemplate.Spec.Template.Spec
-	case o.Spec.Template != nil:
-		return &o.Spec.Template.Spec
-	}
-	return &o.Spec.podSpec
-}
-
+// podFacts reads the pod spec of a Pod (spec), a workload with a pod
+// template (spec.template.spec) or a CronJob
+// (spec.jobTemplate.spec.template.spec), without decoding the rest. ok is
+// false when body is not a JSON object (a JSON patch, say).
 func podFacts(body []byte) (f PodFacts, ok bool) {
-	var o workloadObject
-	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &o) != nil {
+	if len(body) == 0 || body[0] != '{' {
 		return f, false
 	}
-	s := o.spec()
-	f.HostNetwork, f.HostPID, f.HostIPC = s.HostNetwork, s.HostPID, s.HostIPC
-	for _, list := range [][]container{s.Containers, s.InitContainers, s.EphemeralContainers} {
-		for _, c := range list {
-			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+	spec := object(body, "spec")
+	if ps := object(spec, "jobTemplate", "spec", "template", "spec"); ps != nil {
+		spec = ps
+	} else if ps := object(spec, "template", "spec"); ps != nil {
+		spec = ps
+	}
+	if spec == nil {
+		return f, true
+	}
+	f.HostNetwork = boolean(spec, "hostNetwork")
+	f.HostPID = boolean(spec, "hostPID")
+	f.HostIPC = boolean(spec, "hostIPC")
+	for _, key := range [3]string{"containers", "initContainers", "ephemeralContainers"} {
+		jsonparser.ArrayEach(spec, func(c []byte, t jsonparser.ValueType, _ int, _ error) {
+			if t == jsonparser.Object && boolean(c, "securityContext", "privileged") {
 				f.Privileged = true
 			}
-		}
+		}, key)
 	}
-	for _, v := range s.Volumes {
-		if v.HostPath != nil && IsSensitiveHostPath(v.HostPath.Path) {
-			f.SensitiveHostPath = v.HostPath.Path
-			break
+	jsonparser.ArrayEach(spec, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
+		if t != jsonparser.Object || f.SensitiveHostPath != "" {
+			return
 		}
-	}
+		if p, pt, _, err := jsonparser.Get(v, "hostPath", "path"); err == nil && pt == jsonparser.String {
+			if ps := unquote(p); IsSensitiveHostPath(ps) {
+				f.SensitiveHostPath = ps
+			}
+		}
+	}, "volumes")
 	return f, true
+}
+
+// object returns the object at path in data, or nil.
+func object(data []byte, path ...string) []byte {
+	if data == nil {
+		return nil
+	}
+	v, t, _, err := jsonparser.Get(data, path...)
+	if err != nil || t != jsonparser.Object {
+		return nil
+	}
+	return v
+}
+
+// boolean reports whether the value at path is true.
+func boolean(data []byte, path ...string) bool {
+	v, t, _, err := jsonparser.Get(data, path...)
+	return err == nil && t == jsonparser.Boolean && len(v) == 4
+}
+
+// unquote returns the string content raw (as returned by jsonparser.Get)
+// unescaped.
+func unquote(raw []byte) string {
+	s, err := jsonparser.ParseString(raw)
+	if err != nil {
+		return string(raw)
+	}
+	return s
+}
+
+// strIs reports whether the JSON string content raw equals s, unescaping
+// only when raw holds escapes (so "pods\/exec" cannot slip past).
+func strIs(raw []byte, s string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw) == s
+	}
+	return unquote(raw) == s
 }
 
 // SensitiveHostPaths are host paths whose mount gives a pod control of the
@@ -113,43 +121,42 @@ func IsSensitiveHostPath(p string) bool {
 	return false
 }
 
-type policyRule struct {
-	APIGroups       []string `json:"apiGroups"`
-	Resources       []string `json:"resources"`
-	Verbs           []string `json:"verbs"`
-	NonResourceURLs []string `json:"nonResourceURLs"`
-}
-
 // RoleFacts summarises the rules of a ClusterRole (or Role) body.
 type RoleFacts struct {
 	WildcardVerbs, WildcardResources, PodExec, WriteVerbs bool
 }
 
 func roleFacts(body []byte) (f RoleFacts, ok bool) {
-	var o struct {
-		Rules []policyRule `json:"rules"`
-	}
-	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &o) != nil {
+	if len(body) == 0 || body[0] != '{' {
 		return f, false
 	}
-	for _, r := range o.Rules {
-		for _, v := range r.Verbs {
-			switch v {
-			case "*":
+	jsonparser.ArrayEach(body, func(rule []byte, t jsonparser.ValueType, _ int, _ error) {
+		if t != jsonparser.Object {
+			return
+		}
+		jsonparser.ArrayEach(rule, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
+			if t != jsonparser.String {
+				return
+			}
+			switch {
+			case strIs(v, "*"):
 				f.WildcardVerbs = true
-			case "create", "update", "patch", "delete", "deletecollection":
+			case strIs(v, "create"), strIs(v, "update"), strIs(v, "patch"), strIs(v, "delete"), strIs(v, "deletecollection"):
 				f.WriteVerbs = true
 			}
-		}
-		for _, res := range r.Resources {
-			switch res {
-			case "*":
+		}, "verbs")
+		jsonparser.ArrayEach(rule, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
+			if t != jsonparser.String {
+				return
+			}
+			switch {
+			case strIs(v, "*"):
 				f.WildcardResources = true
-			case "pods/exec", "pods/*":
+			case strIs(v, "pods/exec"), strIs(v, "pods/*"):
 				f.PodExec = true
 			}
-		}
-	}
+		}, "resources")
+	}, "rules")
 	return f, true
 }
 
