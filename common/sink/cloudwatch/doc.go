@@ -39,7 +39,11 @@
 // Pending (never attempted because ctx ended). A PutLogEvents call is all or
 // nothing apart from rejectedLogEventsInfo, so a batch's records share one
 // outcome and a caller resending only the non-Delivered records never
-// duplicates a delivered one. Throttling, 5xx answers and transport errors
+// duplicates a delivered one. The exception is inherent to the API, which
+// has no idempotency key: when a call times out or its connection drops
+// after the service stored the batch, the outcome is unknown, the records
+// are reported Retryable and a resend stores them twice (at-least-once).
+// Throttling, 5xx answers and transport errors
 // are retried with jittered exponential backoff (Config.RetryInitialInterval
 // doubling to Config.RetryMaxInterval) for at most Config.MaxRetryElapsed per
 // batch; the SDK's own retryer is disabled so that Stats count every retry

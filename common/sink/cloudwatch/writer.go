@@ -568,6 +568,13 @@ func (w *Writer) retry(ctx context.Context, deadline time.Time, fn func(context.
 			}
 			return ctx.Err()
 		}
+		if err := ctx.Err(); err != nil { // both were ready: ctx wins
+			<-w.sem
+			if attempt == 0 {
+				return &notAttemptedError{err}
+			}
+			return err
+		}
 		callCtx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
 		start := time.Now()
 		err := fn(callCtx)
