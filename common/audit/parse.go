@@ -77,12 +77,17 @@ func (e *Event) parse() *DecodeError {
 		return syntaxErr(i, "empty input")
 	}
 	if b[i] != '{' {
-		if _, err := skipValue(b, i, 0); err != nil {
+		end, err := skipValue(b, i, 0)
+		if err != nil {
 			return err
+		}
+		if j := skipWS(b, end); j < len(b) {
+			return syntaxErr(j, "extra data after the value")
 		}
 		return &DecodeError{Pos: i, Index: -1, Err: ErrNotObject, Detail: "found " + jsonType(b[i])}
 	}
 	o := objScan{b: b, i: i + 1}
+	var typeErr *DecodeError // reported once the whole value is known to be valid JSON
 	for {
 		key, more, err := o.next()
 		if err != nil {
@@ -97,6 +102,12 @@ func (e *Event) parse() *DecodeError {
 			o.i, err = skipValue(b, start, 1)
 		} else {
 			o.i, err = e.member(m, start)
+			if err != nil && err.Err != ErrSyntax {
+				if typeErr == nil {
+					typeErr = err
+				}
+				o.i, err = skipValue(b, start, 1)
+			}
 		}
 		if err != nil {
 			return err
@@ -108,6 +119,9 @@ func (e *Event) parse() *DecodeError {
 	}
 	if j := skipWS(b, o.i); j < len(b) {
 		return syntaxErr(j, "extra data after the event object")
+	}
+	if typeErr != nil {
+		return typeErr
 	}
 	return e.finish()
 }
