@@ -3,6 +3,7 @@ package enrich
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"path"
 	"strings"
 
@@ -26,36 +27,59 @@ func podFacts(body []byte) (f PodFacts, ok bool) {
 	if len(body) == 0 || body[0] != '{' {
 		return f, false
 	}
-	spec := object(body, "spec")
-	if ps := object(spec, "jobTemplate", "spec", "template", "spec"); ps != nil {
-		spec = ps
-	} else if ps := object(spec, "template", "spec"); ps != nil {
-		spec = ps
+	if spec := object(body, "spec"); spec != nil {
+		scanPodSpec(spec, &f, 0)
 	}
-	if spec == nil {
-		return f, true
-	}
-	f.HostNetwork = boolean(spec, "hostNetwork")
-	f.HostPID = boolean(spec, "hostPID")
-	f.HostIPC = boolean(spec, "hostIPC")
-	for _, key := range [3]string{"containers", "initContainers", "ephemeralContainers"} {
-		jsonparser.ArrayEach(spec, func(c []byte, t jsonparser.ValueType, _ int, _ error) {
-			if t == jsonparser.Object && boolean(c, "securityContext", "privileged") {
-				f.Privileged = true
-			}
-		}, key)
-	}
-	jsonparser.ArrayEach(spec, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
-		if t != jsonparser.Object || f.SensitiveHostPath != "" {
-			return
-		}
-		if p, pt, _, err := jsonparser.Get(v, "hostPath", "path"); err == nil && pt == jsonparser.String {
-			if ps := unquote(p); IsSensitiveHostPath(ps) {
-				f.SensitiveHostPath = ps
-			}
-		}
-	}, "volumes")
 	return f, true
+}
+
+// scanPodSpec reads spec in one pass; when it holds a pod template
+// (template.spec, or jobTemplate.spec.template.spec) the template's spec is
+// what counts.
+func scanPodSpec(spec []byte, f *PodFacts, depth int) {
+	var pf PodFacts
+	var template []byte
+	jsonparser.ObjectEach(spec, func(key, v []byte, t jsonparser.ValueType, _ int) error {
+		switch string(key) {
+		case "hostNetwork":
+			pf.HostNetwork = t == jsonparser.Boolean && len(v) == 4
+		case "hostPID":
+			pf.HostPID = t == jsonparser.Boolean && len(v) == 4
+		case "hostIPC":
+			pf.HostIPC = t == jsonparser.Boolean && len(v) == 4
+		case "containers", "initContainers", "ephemeralContainers":
+			if t == jsonparser.Array {
+				jsonparser.ArrayEach(v, func(c []byte, t jsonparser.ValueType, _ int, _ error) {
+					if t == jsonparser.Object && boolean(c, "securityContext", "privileged") {
+						pf.Privileged = true
+					}
+				})
+			}
+		case "volumes":
+			if t == jsonparser.Array {
+				jsonparser.ArrayEach(v, func(vol []byte, t jsonparser.ValueType, _ int, _ error) {
+					if t != jsonparser.Object || pf.SensitiveHostPath != "" {
+						return
+					}
+					if p, pt, _, err := jsonparser.Get(vol, "hostPath", "path"); err == nil && pt == jsonparser.String {
+						if ps := unquote(p); IsSensitiveHostPath(ps) {
+							pf.SensitiveHostPath = ps
+						}
+					}
+				})
+			}
+		case "template":
+			template = object(v, "spec")
+		case "jobTemplate":
+			template = object(v, "spec", "template", "spec")
+		}
+		return nil
+	})
+	if template != nil && depth < 2 {
+		scanPodSpec(template, f, depth+1)
+		return
+	}
+	*f = pf
 }
 
 // object returns the object at path in data, or nil.
@@ -185,10 +209,6 @@ type csrObject struct {
 	} `json:"spec"`
 }
 
-type configMapObject struct {
-	Data map[string]string `json:"data"`
-}
-
 // CredentialMarkers are substrings (matched case-insensitively) that mark a
 // ConfigMap entry as holding credentials.
 var CredentialMarkers = []string{
@@ -198,22 +218,52 @@ var CredentialMarkers = []string{
 }
 
 func configMapHasCredentials(body []byte) bool {
-	var o configMapObject
-	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &o) != nil {
+	data := object(body, "data")
+	if data == nil {
 		return false
 	}
-	for k, v := range o.Data {
-		if hasMarker(k) || hasMarker(v) {
+	found := false
+	jsonparser.ObjectEach(data, func(key, v []byte, t jsonparser.ValueType, _ int) error {
+		if hasMarker(key) || t == jsonparser.String && hasMarker(v) {
+			found = true
+			return errStop
+		}
+		return nil
+	})
+	return found
+}
+
+var errStop = errors.New("stop")
+
+// hasMarker reports whether the JSON string content raw contains a
+// credential marker, ignoring ASCII case.
+func hasMarker(raw []byte) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		raw = []byte(unquote(raw))
+	}
+	for _, m := range CredentialMarkers {
+		if containsFold(raw, m) {
 			return true
 		}
 	}
 	return false
 }
 
-func hasMarker(s string) bool {
-	l := strings.ToLower(s)
-	for _, m := range CredentialMarkers {
-		if strings.Contains(l, m) {
+// containsFold reports whether b contains the lower-case ASCII string m,
+// ignoring ASCII case in b.
+func containsFold(b []byte, m string) bool {
+	for i := 0; i+len(m) <= len(b); i++ {
+		j := 0
+		for ; j < len(m); j++ {
+			c := b[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != m[j] {
+				break
+			}
+		}
+		if j == len(m) {
 			return true
 		}
 	}

@@ -419,3 +419,28 @@ func TestRequestHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTimeMatchesTimePackage(t *testing.T) {
+	for _, s := range []string{
+		"2023-02-18T16:07:50.628915Z", "2018-10-25T13:58:49Z", "2020-02-29T23:59:59.999999999Z", "1999-12-31T23:59:59.5Z",
+		"2024-03-01T00:00:00.000001Z", "2023-02-18T16:07:50.628915+09:00", "2100-01-01T00:00:00Z",
+	} {
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := parseTime(s)
+		if !ok || got != want.UnixNano() {
+			t.Errorf("parseTime(%q) = %d %v, want %d", s, got, ok, want.UnixNano())
+		}
+	}
+	for _, s := range []string{"2023-02-18T16:07:50.Z", "2023-13-18T16:07:50Z", "2023-02-18T16:07:5xZ", "2023-02-18 16:07:50Z", "yesterday"} {
+		if _, ok := parseTime(s); ok {
+			t.Errorf("parseTime(%q) ok", s)
+		}
+	}
+	// Across midnight and a year boundary.
+	if d, ok := Latency("2023-12-31T23:59:59.900000Z", "2024-01-01T00:00:00.100000Z"); !ok || d != 200*time.Millisecond {
+		t.Errorf("Latency across a year: %v %v", d, ok)
+	}
+}

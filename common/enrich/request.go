@@ -77,16 +77,78 @@ func Latency(requestReceived, stage string) (d time.Duration, ok bool) {
 	if requestReceived == "" || stage == "" {
 		return 0, false
 	}
-	a, err := time.Parse(time.RFC3339Nano, requestReceived)
-	if err != nil {
+	a, okA := parseTime(requestReceived)
+	b, okB := parseTime(stage)
+	if !okA || !okB {
 		return 0, false
 	}
-	b, err := time.Parse(time.RFC3339Nano, stage)
-	if err != nil {
-		return 0, false
-	}
-	d = b.Sub(a)
+	d = time.Duration(b-a) * time.Nanosecond
 	return d, d >= 0
+}
+
+// parseTime returns nanoseconds since the Unix epoch of an RFC 3339
+// timestamp. The apiserver's form, "2006-01-02T15:04:05.999999Z", is read
+// directly; anything else goes through time.Parse.
+func parseTime(s string) (int64, bool) {
+	if len(s) >= 20 && len(s) <= 30 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[len(s)-1] == 'Z' {
+		y, ok1 := digits(s[0:4])
+		mo, ok2 := digits(s[5:7])
+		dd, ok3 := digits(s[8:10])
+		h, ok4 := digits(s[11:13])
+		mi, ok5 := digits(s[14:16])
+		sec, ok6 := digits(s[17:19])
+		frac := int64(0)
+		ok7 := true
+		if len(s) > 20 {
+			f := s[19 : len(s)-1]
+			if f[0] != '.' || len(f) < 2 || len(f) > 10 {
+				ok7 = false
+			} else {
+				n, ok := digits(f[1:])
+				for i := len(f) - 1; i < 9; i++ {
+					n *= 10
+				}
+				frac, ok7 = int64(n), ok
+			}
+		} else if s[19] != 'Z' {
+			ok7 = false
+		}
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && h < 24 && mi < 60 && sec < 61 {
+			days := daysFromCivil(y, mo, dd)
+			return ((days*24+int64(h))*60+int64(mi))*60*1e9 + int64(sec)*1e9 + frac, true
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, len(s) > 0
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097+doe) - 719468
 }
 
 // FormatMillis formats d in milliseconds with up to microsecond precision
