@@ -593,3 +593,23 @@ func TestEncodingDecodesWithSDK(t *testing.T) {
 		t.Errorf("json %s", b)
 	}
 }
+
+func TestHTTPSByDefault(t *testing.T) {
+	srv := startServer(t, func(o *slstest.Options) { o.TLS = true })
+	// No scheme: the writer uses https, as against the real service.
+	w := newTestWriter(t, srv, func(c *Config) { c.Endpoint = "sls.test" })
+	res := make([]sink.Result, 3)
+	if err := w.Write(context.Background(), synthetic(3, 0), res); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Logs(testProject, testLogstore)); n != 3 {
+		t.Errorf("stored %d", n)
+	}
+	// Plain http against the TLS server is answered 400: a configuration
+	// error that resending cannot fix.
+	w2 := newTestWriter(t, srv, func(c *Config) { c.Endpoint = "http://sls.test" })
+	w2.Write(context.Background(), synthetic(1, 0), res[:1])
+	if res[0].Status != sink.Permanent || res[0].Reason != ReasonRejected {
+		t.Errorf("http to https server: %+v", res[0])
+	}
+}

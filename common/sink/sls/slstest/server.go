@@ -23,11 +23,14 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -73,6 +76,9 @@ type Options struct {
 	Faults Faults
 	// Now is the server's clock (default time.Now).
 	Now func() time.Time
+	// TLS serves HTTPS with a self-signed certificate for Domain and
+	// *.Domain; Client trusts it and Endpoint uses https.
+	TLS bool
 	// StoreKeys, when set, limits the stored contents of each log to these
 	// keys (to keep memory low in large tests). All logs are still decoded
 	// and counted.
@@ -140,6 +146,7 @@ type Stats struct {
 type Server struct {
 	opts     Options
 	ln       net.Listener
+	roots    *x509.CertPool // trusts the TLS certificate, if any
 	srv      *http.Server
 	domain   string
 	reqSeq   atomic.Int64
@@ -182,7 +189,17 @@ func Start(addr string, opts Options) (*Server, error) {
 		stats:  Stats{Errors: map[string]int64{}},
 	}
 	s.SetFaults(opts.Faults)
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	if opts.TLS {
+		cert, leaf, err := selfSigned(s.domain)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.roots = x509.NewCertPool()
+		s.roots.AddCert(leaf)
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
 	go s.srv.Serve(ln)
 	return s, nil
 }
@@ -191,8 +208,13 @@ func Start(addr string, opts Options) (*Server, error) {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Endpoint is the SLS endpoint to configure in clients that use Client:
-// "http://<Domain>".
-func (s *Server) Endpoint() string { return "http://" + s.opts.Domain }
+// "http://<Domain>", or "https://<Domain>" with Options.TLS.
+func (s *Server) Endpoint() string {
+	if s.opts.TLS {
+		return "https://" + s.opts.Domain
+	}
+	return "http://" + s.opts.Domain
+}
 
 // Client returns an HTTP client that connects to this server whatever host
 // a request names, so the SDK's "<project>.<endpoint>" addresses reach it.
@@ -204,6 +226,7 @@ func (s *Server) Client() *http.Client {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", addr)
 		},
+		TLSClientConfig:     &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     30 * time.Second,
 	}}
