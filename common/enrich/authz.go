@@ -50,18 +50,26 @@ func ParseRBACReason(s string) (r RBACReason, ok bool) {
 // kindQuoted reads `Kind "quoted name"` at the start of s.
 func kindQuoted(s string) (kind, name, rest string, ok bool) {
 	sp := strings.IndexByte(s, ' ')
-	if sp <= 0 {
+	if sp <= 0 || sp+1 >= len(s) || s[sp+1] != '"' {
 		return "", "", s, false
 	}
 	kind, s = s[:sp], s[sp+1:]
-	q, err := strconv.QuotedPrefix(s)
-	if err != nil {
-		return "", "", s, false
+	esc := false
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			esc = true
+			i++
+		case '"':
+			if !esc {
+				return kind, s[1:i], s[i+1:], true // a substring, no allocation
+			}
+			name, err := strconv.Unquote(s[:i+1])
+			if err != nil {
+				return "", "", s, false
+			}
+			return kind, name, s[i+1:], true
+		}
 	}
-	if strings.IndexByte(q, '\\') < 0 {
-		name = q[1 : len(q)-1] // no escapes: a substring, no allocation
-	} else if name, err = strconv.Unquote(q); err != nil {
-		return "", "", s, false
-	}
-	return kind, name, s[len(q):], true
+	return "", "", s, false
 }

@@ -60,8 +60,10 @@ type Result struct {
 
 	parts  parts
 	groups []string
-	buf    []byte
-	ctx    Context
+	// Composite values, built on first use by each.
+	latencyStr, bindingStr, roleStr, addrsStr, classesStr, tagsStr, codeStr string
+	buf                                                                     []byte
+	ctx                                                                     Context
 }
 
 type parts struct {

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/sink"
 )
 
@@ -100,6 +101,28 @@ func (r *Result) Annotations(emit func(key, value string)) {
 	})
 }
 
+// AppendAnnotationsJSON appends the auditlane.io/* annotations to dst as
+// JSON object members ("key":"value" pairs separated by commas, without
+// braces), starting with a comma when comma is true. It reports how many
+// members it wrote.
+func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
+	n := 0
+	r.each(func(ann, _ string, v string) {
+		if ann == "" {
+			return
+		}
+		if comma || n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, '"')
+		dst = append(dst, ann...) // keys are constants that need no escaping
+		dst = append(dst, '"', ':')
+		dst = audit.AppendQuote(dst, v)
+	})
+	return dst, n
+}
+
 // Attributes calls emit for each key of the flat attribute map, skipping
 // empty values.
 func (r *Result) Attributes(emit func(key, value string)) {
@@ -132,6 +155,9 @@ func (r *Result) each(fn func(ann, attr, v string)) {
 	put(AnnClusterID, AttrClusterUID, r.ClusterID)
 	put(AnnProvider, AttrClusterProvider, r.Provider)
 	put("", AttrCloudProvider, CloudProvider(r.Provider))
+	if r.ResponseCode != 0 && r.codeStr == "" {
+		r.codeStr = strconv.Itoa(r.ResponseCode)
+	}
 
 	id := &r.Identity
 	if r.parts.identity {
@@ -160,11 +186,14 @@ func (r *Result) each(fn func(ann, attr, v string)) {
 		put(AnnResource, AttrResource, r.Resource)
 		put(AnnAccess, AttrAccess, r.Access)
 		if r.ResponseCode != 0 {
-			put("", AttrStatusCode, strconv.Itoa(r.ResponseCode))
+			put("", AttrStatusCode, r.codeStr)
 		}
 		put(AnnResponseClass, AttrResponseClass, r.ResponseClass)
 		if r.HasLatency {
-			put(AnnLatencyMS, AttrLatencyMS, FormatMillis(r.Latency))
+			if r.latencyStr == "" {
+				r.latencyStr = FormatMillis(r.Latency)
+			}
+			put(AnnLatencyMS, AttrLatencyMS, r.latencyStr)
 		}
 		put("", AttrUserAgent, r.UserAgent)
 		put(AnnUAClient, AttrUAName, r.UA.Client)
@@ -177,8 +206,12 @@ func (r *Result) each(fn func(ann, attr, v string)) {
 		put("", AttrDecision, r.Decision)
 		put("", AttrReason, r.Reason)
 		if r.HasRBAC {
-			put(AnnRBACBinding, "", r.RBAC.BindingKind+"/"+r.RBAC.BindingName)
-			put(AnnRBACRole, "", r.RBAC.RoleKind+"/"+r.RBAC.RoleName)
+			if r.bindingStr == "" {
+				r.bindingStr = r.RBAC.BindingKind + "/" + r.RBAC.BindingName
+				r.roleStr = r.RBAC.RoleKind + "/" + r.RBAC.RoleName
+			}
+			put(AnnRBACBinding, "", r.bindingStr)
+			put(AnnRBACRole, "", r.roleStr)
 			put("", AttrBindingKind, r.RBAC.BindingKind)
 			put("", AttrBindingName, r.RBAC.BindingName)
 			put("", AttrRoleKind, r.RBAC.RoleKind)
@@ -191,24 +224,30 @@ func (r *Result) each(fn func(ann, attr, v string)) {
 		put("", AttrSourceClass, r.SourceIPs[0].Class)
 		classes := r.SourceIPs[0].Class
 		if len(r.SourceIPs) > 1 {
-			var a, c strings.Builder
-			for i, s := range r.SourceIPs {
-				if i > 0 {
-					a.WriteByte(',')
-					c.WriteByte(',')
+			if r.classesStr == "" {
+				var a, c strings.Builder
+				for i, s := range r.SourceIPs {
+					if i > 0 {
+						a.WriteByte(',')
+						c.WriteByte(',')
+					}
+					a.WriteString(s.Addr)
+					c.WriteString(s.Class)
 				}
-				a.WriteString(s.Addr)
-				c.WriteString(s.Class)
+				r.addrsStr, r.classesStr = a.String(), c.String()
 			}
-			classes = c.String()
-			put("", AttrSourceAddresses, a.String())
+			classes = r.classesStr
+			put("", AttrSourceAddresses, r.addrsStr)
 			put("", AttrSourceClasses, classes)
 		}
 		put(AnnSourceIPClass, "", classes)
 	}
 
 	if r.parts.risk && len(r.Tags) > 0 {
-		put(AnnRiskTags, AttrRiskTags, strings.Join(r.Tags, ","))
+		if r.tagsStr == "" {
+			r.tagsStr = strings.Join(r.Tags, ",")
+		}
+		put(AnnRiskTags, AttrRiskTags, r.tagsStr)
 		put(AnnRiskSeverity, AttrRiskSeverity, r.Severity.String())
 	}
 }

@@ -29,7 +29,15 @@ func (o *Output) setAnnotations(ev *audit.Event, w *audit.Rewrite, r *enrich.Res
 		}
 		count++
 	}
-	if own := ev.Value(audit.MemberAnnotations); len(own) > 0 && own[0] == '{' {
+	own := ev.Value(audit.MemberAnnotations)
+	if len(own) > 0 && own[0] == '{' && !bytes.Contains(own, []byte(enrich.AnnotationPrefix)) &&
+		!(truncated && bytes.Contains(own, []byte(TruncatedAnnotation))) {
+		// Fast path: nothing to remove, copy the members as they are.
+		if inner := bytes.TrimSpace(own[1 : len(own)-1]); len(inner) > 0 {
+			buf = append(buf, inner...)
+			count++
+		}
+	} else if len(own) > 0 && own[0] == '{' {
 		jsonparser.ObjectEach(own, func(key, value []byte, t jsonparser.ValueType, _ int) error {
 			if bytes.HasPrefix(key, []byte(enrich.AnnotationPrefix)) || truncated && string(key) == TruncatedAnnotation {
 				return nil
@@ -48,12 +56,9 @@ func (o *Output) setAnnotations(ev *audit.Event, w *audit.Rewrite, r *enrich.Res
 		})
 	}
 	if annotate {
-		r.Annotations(func(k, v string) {
-			comma()
-			buf = audit.AppendQuote(buf, k)
-			buf = append(buf, ':')
-			buf = audit.AppendQuote(buf, v)
-		})
+		var n int
+		buf, n = r.AppendAnnotationsJSON(buf, count > 0)
+		count += n
 	}
 	if truncated {
 		comma()
