@@ -24,6 +24,10 @@ const (
 // memory.
 const maxNodes = 1 << 20
 
+// MaxSize is the largest policy Parse accepts, in bytes. Real policies are
+// a few kilobytes.
+const MaxSize = 4 << 20
+
 // ruleSpec is one rule as written in the policy, kept for RuleSummary.
 type ruleSpec struct {
 	line              int
@@ -61,6 +65,10 @@ func Load(path string) (*Policy, error) {
 // unlike the apiserver, also unknown and duplicate fields.
 func Parse(name string, data []byte) (*Policy, error) {
 	p := &parser{name: name, budget: maxNodes}
+	if len(data) > MaxSize {
+		p.errorAt(nil, -1, "", "%d bytes is larger than the %d-byte limit for a policy", len(data), MaxSize)
+		return nil, joinErrors(p.errs, 0)
+	}
 	pol := p.parse(data)
 	if err := joinErrors(p.errs, p.dropped); err != nil {
 		return nil, err

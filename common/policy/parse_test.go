@@ -277,6 +277,14 @@ func TestAliasBomb(t *testing.T) {
 	}
 }
 
+func TestTooLarge(t *testing.T) {
+	doc := "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n#" + strings.Repeat("x", MaxSize)
+	_, err := Parse("big.yaml", []byte(doc))
+	if err == nil || err.Error() != "policy big.yaml: 4194367 bytes is larger than the 4194304-byte limit for a policy" {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestVersionsEquivalent(t *testing.T) {
 	base := string(readTestdata(t, "features-v1.yaml"))
 	events := fixtureEvents(t)
