@@ -273,9 +273,9 @@ func (g *gen) newEKS() *cluster {
 		}
 	}
 	cp := []string{"10.0.2.57", "10.0.18.201"}
-	c.kcm = &actor{user: User{Username: "system:kube-controller-manager"}, ua: ua("kube-controller-manager", "v1.29.3-eks-adc7111", "linux/amd64", "adc7111") + "/leader-election", ips: cp,
+	c.kcm = &actor{user: User{Username: "system:kube-controller-manager", Groups: []string{"system:authenticated"}}, ua: ua("kube-controller-manager", "v1.29.3-eks-adc7111", "linux/amd64", "adc7111") + "/leader-election", ips: cp,
 		reason: rbac("ClusterRoleBinding", "system:kube-controller-manager", "system:kube-controller-manager", "User", "system:kube-controller-manager")}
-	c.sched = &actor{user: User{Username: "system:kube-scheduler"}, ua: ua("kube-scheduler", "v1.29.3-eks-adc7111", "linux/amd64", "adc7111") + "/scheduler", ips: cp,
+	c.sched = &actor{user: User{Username: "system:kube-scheduler", Groups: []string{"system:authenticated"}}, ua: ua("kube-scheduler", "v1.29.3-eks-adc7111", "linux/amd64", "adc7111") + "/scheduler", ips: cp,
 		reason: rbac("ClusterRoleBinding", "system:kube-scheduler", "system:kube-scheduler", "User", "system:kube-scheduler")}
 	c.ccm = g.eksAgent("eks:cloud-controller-manager", ua("aws-cloud-controller-manager", "v1.29.1", "linux/amd64", "$Format"), "172.16.42.46")
 	c.agents = []*actor{
@@ -327,9 +327,8 @@ func (g *gen) newEKS() *cluster {
 		},
 		ua:     ua("kubectl", "v1.30.1", "linux/amd64", "6911225"),
 		ips:    []string{g.publicIP(), "10.0.250.14"},
-		reason: rbac("RoleBinding", "shop-developers", "edit", "Group", "shop-developers"),
+		reason: `RBAC: allowed by RoleBinding "shop-developers/shop" of ClusterRole "edit" to Group "shop-developers"`,
 	}
-	dev.reason = `RBAC: allowed by RoleBinding "shop-developers/shop" of ClusterRole "edit" to Group "shop-developers"`
 	c.humans = []*actor{c.admin, dev}
 	c.readers = []*actor{dev}
 	c.ci = &actor{
@@ -393,9 +392,9 @@ func (g *gen) newACK() *cluster {
 		n.proxy.reason = rbac("ClusterRoleBinding", "system:node-proxier", "system:node-proxier", "ServiceAccount", "kube-proxy/kube-system")
 	}
 	cp := []string{"192.168.0.210", "192.168.1.211"}
-	c.kcm = &actor{user: User{Username: "system:kube-controller-manager"}, ua: ua("kube-controller-manager", "v1.28.9-aliyun.1", "linux/amd64", "c57a5ad") + "/leader-election", ips: cp,
+	c.kcm = &actor{user: User{Username: "system:kube-controller-manager", Groups: []string{"system:authenticated"}}, ua: ua("kube-controller-manager", "v1.28.9-aliyun.1", "linux/amd64", "c57a5ad") + "/leader-election", ips: cp,
 		reason: rbac("ClusterRoleBinding", "system:kube-controller-manager", "system:kube-controller-manager", "User", "system:kube-controller-manager")}
-	c.sched = &actor{user: User{Username: "system:kube-scheduler"}, ua: ua("kube-scheduler", "v1.28.9-aliyun.1", "linux/amd64", "c57a5ad") + "/scheduler", ips: cp,
+	c.sched = &actor{user: User{Username: "system:kube-scheduler", Groups: []string{"system:authenticated"}}, ua: ua("kube-scheduler", "v1.28.9-aliyun.1", "linux/amd64", "c57a5ad") + "/scheduler", ips: cp,
 		reason: rbac("ClusterRoleBinding", "system:kube-scheduler", "system:kube-scheduler", "User", "system:kube-scheduler")}
 	c.kcmSA = g.kcmControllers(c, ua("kube-controller-manager", "v1.28.9-aliyun.1", "linux/amd64", "c57a5ad"))
 	c.ccm = g.sa(c, "kube-system", "cloud-controller-manager", ua("cloud-controller-manager", "v2.9.1", "linux/amd64", "$Format"), "system:cloud-controller-manager", c.nodes[0])
@@ -444,9 +443,9 @@ func (g *gen) newSelf() *cluster {
 		c.nodes = append(c.nodes, n)
 	}
 	cp := []string{"10.10.0.10"}
-	c.kcm = &actor{user: User{Username: "system:kube-controller-manager"}, ua: ua("kube-controller-manager", "v1.30.2", "linux/amd64", "3968350") + "/leader-election", ips: cp,
+	c.kcm = &actor{user: User{Username: "system:kube-controller-manager", Groups: []string{"system:authenticated"}}, ua: ua("kube-controller-manager", "v1.30.2", "linux/amd64", "3968350") + "/leader-election", ips: cp,
 		reason: rbac("ClusterRoleBinding", "system:kube-controller-manager", "system:kube-controller-manager", "User", "system:kube-controller-manager")}
-	c.sched = &actor{user: User{Username: "system:kube-scheduler"}, ua: ua("kube-scheduler", "v1.30.2", "linux/amd64", "3968350") + "/scheduler", ips: cp,
+	c.sched = &actor{user: User{Username: "system:kube-scheduler", Groups: []string{"system:authenticated"}}, ua: ua("kube-scheduler", "v1.30.2", "linux/amd64", "3968350") + "/scheduler", ips: cp,
 		reason: rbac("ClusterRoleBinding", "system:kube-scheduler", "system:kube-scheduler", "User", "system:kube-scheduler")}
 	c.kcmSA = g.kcmControllers(c, ua("kube-controller-manager", "v1.30.2", "linux/amd64", "3968350"))
 	c.coredns = g.sa(c, "kube-system", "coredns", ua("coredns", "v0.0.0", "linux/amd64", "$Format"), "system:coredns", c.nodes[1])

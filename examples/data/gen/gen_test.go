@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	alaudit "github.com/auditlane/auditlane/common/audit"
+	alpolicy "github.com/auditlane/auditlane/common/policy"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apiserver/pkg/apis/audit"
 	"k8s.io/apiserver/pkg/apis/audit/validation"
@@ -488,4 +492,86 @@ func BenchmarkGenerate(b *testing.B) {
 		n = len(out)
 	}
 	b.SetBytes(int64(n))
+}
+
+// TestProjectDecoderOnBadInput runs bad-input.log through auditlane's own
+// decoder: every line yields exactly one event or one error, with the cause
+// the README documents.
+func TestProjectDecoderOnBadInput(t *testing.T) {
+	f, err := os.Open(badInputPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[int][]error{
+		1: nil, 3: nil, 6: nil, 10: nil, 13: nil,
+		2:  {alaudit.ErrSyntax},
+		4:  {alaudit.ErrSyntax},
+		5:  {alaudit.ErrType},
+		7:  {alaudit.ErrAPIVersion},
+		8:  {alaudit.ErrUTF8},
+		9:  {alaudit.ErrNotObject},
+		11: {alaudit.ErrKind},
+		14: {alaudit.ErrSyntax, alaudit.ErrNotObject},
+	}
+	seen := map[int]int{}
+	d := alaudit.NewDecoder(f)
+	for {
+		ev, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var line int
+		if err != nil {
+			var de *alaudit.DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("non-DecodeError %v", err)
+			}
+			line = de.Line
+			causes, ok := want[line]
+			if !ok || causes == nil {
+				t.Errorf("line %d: unexpected error %v", line, err)
+			} else if !slices.ContainsFunc(causes, func(c error) bool { return errors.Is(err, c) }) {
+				t.Errorf("line %d: %v, want one of %v", line, err, causes)
+			}
+		} else {
+			line = ev.Line
+			if causes, ok := want[line]; !ok || causes != nil {
+				t.Errorf("line %d decoded, want an error", line)
+			}
+		}
+		seen[line]++
+	}
+	for line := range want {
+		if seen[line] != 1 {
+			t.Errorf("line %d: %d outcomes, want 1", line, seen[line])
+		}
+	}
+}
+
+// TestProjectEngineOnSample decodes every sample line with common/audit and
+// checks that common/policy, loading recorded-policy.yaml, gives every
+// generated event the level it carries.
+func TestProjectEngineOnSample(t *testing.T) {
+	pol, err := alpolicy.Load(policyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, fixture := sampleEvents(t)
+	var ev alaudit.Event
+	for i, l := range lines {
+		if err := alaudit.Parse(l, &ev); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if fixture[i] {
+			continue
+		}
+		d := pol.Decide(&ev)
+		if d.Level.String() != ev.Level {
+			t.Errorf("line %d: level %s, common/policy says %s", i+1, ev.Level, d.Level)
+		}
+		if st, _ := alpolicy.ParseStage(ev.Stage); d.OmitStages&st != 0 {
+			t.Errorf("line %d: stage %s omitted by common/policy", i+1, ev.Stage)
+		}
+	}
 }
