@@ -76,6 +76,9 @@ type Options struct {
 	Faults Faults
 	// Now is the server's clock (default time.Now).
 	Now func() time.Time
+	// CountOnly validates and counts logs without storing them (for
+	// benchmarks and long runs); Logs then returns nothing.
+	CountOnly bool
 	// TLS serves HTTPS with a self-signed certificate for Domain and
 	// *.Domain; Client trusts it and Endpoint uses https.
 	TLS bool
@@ -319,9 +322,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	key := logs[0].project + "/" + logs[0].logstore
-	for i := range logs {
-		s.logs[key] = append(s.logs[key], logs[i].Log)
+	if !s.opts.CountOnly {
+		key := logs[0].project + "/" + logs[0].logstore
+		for i := range logs {
+			s.logs[key] = append(s.logs[key], logs[i].Log)
+		}
 	}
 	s.stats.Accepted++
 	s.stats.LogsStored += int64(len(logs))
