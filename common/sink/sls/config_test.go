@@ -78,6 +78,22 @@ func TestNewNeedsCredentials(t *testing.T) {
 	}
 }
 
+func TestRRSAConfigErrorsNameTheKey(t *testing.T) {
+	none := WithGetenv(func(string) string { return "" })
+	c := validConfig()
+	c.AccessKeyID, c.AccessKeySecret = "", ""
+	c.RoleARN = "acs:ram::1:role/x"
+	c.OIDCTokenFile = "/var/run/secrets/tokens/oidc-token"
+	if _, err := New(context.Background(), c, none); err == nil || !strings.HasPrefix(err.Error(), "sls: oidc_provider_arn:") {
+		t.Errorf("missing provider ARN: %v", err)
+	}
+	c.OIDCProviderARN = "acs:ram::1:oidc-provider/p"
+	c.OIDCTokenFile = ""
+	if _, err := New(context.Background(), c, none); err == nil || !strings.HasPrefix(err.Error(), "sls: oidc_token_file:") {
+		t.Errorf("missing token file: %v", err)
+	}
+}
+
 func TestEnvCredentials(t *testing.T) {
 	srv := startServer(t, func(o *slstest.Options) { o.Tokens = map[string]string{testAK: "sts-token-abc"} })
 	env := map[string]string{

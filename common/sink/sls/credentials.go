@@ -41,7 +41,14 @@ func resolveCredentials(c *Config, getenv func(string) string) (slssdk.Credentia
 		p, err := b.Build()
 		if err != nil {
 			// Builder errors name missing settings, never secrets.
-			return nil, "", nil, fmt.Errorf("sls: role_arn: RRSA credentials: %w", err)
+			key := "role_arn"
+			switch msg := err.Error(); {
+			case strings.Contains(msg, "OIDCProviderARN"):
+				key = "oidc_provider_arn"
+			case strings.Contains(msg, "OIDCTokenFilePath"):
+				key = "oidc_token_file"
+			}
+			return nil, "", nil, fmt.Errorf("sls: %s: RRSA credentials: %w", key, err)
 		}
 		return &rrsaProvider{p: p, red: red}, sourceRRSA, red, nil
 	}

@@ -398,7 +398,9 @@ func (w *Writer) post(ctx context.Context, raw []byte, hash string, o *outcome) 
 		UserAgent:      userAgent,
 		RequestTimeOut: w.cfg.RequestTimeout,
 		RetryTimeOut:   w.cfg.RequestTimeout + time.Second,
-		HTTPClient:     &http.Client{Transport: tr},
+		HTTPClient: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // SLS does not redirect; never follow one with credentials
+		}},
 	}
 	cl.WithCredentialsProvider(w.creds)
 	var hk *string
