@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"path"
 	"strings"
@@ -184,29 +183,17 @@ func roleFacts(body []byte) (f RoleFacts, ok bool) {
 	return f, true
 }
 
-type objectMeta struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-}
-
-type bindingObject struct {
-	RoleRef struct {
-		Kind string `json:"kind"`
-		Name string `json:"name"`
-	} `json:"roleRef"`
-}
-
-type serviceObject struct {
-	Spec struct {
-		Type string `json:"type"`
-	} `json:"spec"`
-}
-
-type csrObject struct {
-	Spec struct {
-		SignerName string `json:"signerName"`
-	} `json:"spec"`
+// strAt returns the string at path in the JSON object body, unescaped, or
+// "" when absent, not a string, or body is not an object.
+func strAt(body []byte, path ...string) string {
+	if len(body) == 0 || body[0] != '{' {
+		return ""
+	}
+	v, t, _, err := jsonparser.Get(body, path...)
+	if err != nil || t != jsonparser.String {
+		return ""
+	}
+	return unquote(v)
 }
 
 // CredentialMarkers are substrings (matched case-insensitively) that mark a
@@ -268,8 +255,4 @@ func containsFold(b []byte, m string) bool {
 		}
 	}
 	return false
-}
-
-func decodeInto(body []byte, v any) bool {
-	return len(body) > 0 && body[0] == '{' && json.Unmarshal(body, v) == nil
 }

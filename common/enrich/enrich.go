@@ -218,8 +218,18 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 
 	if ann := ev.Value(audit.MemberAnnotations); len(ann) > 0 && ann[0] == '{' {
-		out.Decision = getString(ann, AnnotationDecision)
-		out.Reason = getString(ann, AnnotationReason)
+		jsonparser.ObjectEach(ann, func(k, v []byte, t jsonparser.ValueType, _ int) error {
+			if t != jsonparser.String || len(v) == 0 {
+				return nil
+			}
+			switch string(k) {
+			case AnnotationDecision:
+				out.Decision = decisionString(v)
+			case AnnotationReason:
+				out.Reason = unquoteString(v)
+			}
+			return nil
+		})
 		if e.parts.authz {
 			out.RBAC, out.HasRBAC = ParseRBACReason(out.Reason)
 		}
@@ -263,6 +273,26 @@ func getString(obj []byte, key string) string {
 		return ""
 	}
 	s, _ := jsonparser.ParseString(v)
+	return s
+}
+
+// decisionString returns the decision without allocating for the values
+// the apiserver writes.
+func decisionString(v []byte) string {
+	switch string(v) {
+	case "allow":
+		return "allow"
+	case "forbid":
+		return "forbid"
+	}
+	return unquoteString(v)
+}
+
+func unquoteString(v []byte) string {
+	s, err := jsonparser.ParseString(v)
+	if err != nil {
+		return string(v)
+	}
 	return s
 }
 

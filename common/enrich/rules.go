@@ -102,8 +102,7 @@ var Rules = []Rule{
 			if !c.resource("", "services") || c.Event.ObjectRef.Subresource != "" || !c.changes() {
 				return false
 			}
-			var o serviceObject
-			return decodeInto(c.RequestObject(), &o) && o.Spec.Type == "NodePort"
+			return strAt(c.RequestObject(), "spec", "type") == "NodePort"
 		}},
 	{Name: "clusterrole-wildcard-verbs", Severity: SeverityHigh,
 		Description: "a ClusterRole granting all verbs (\"*\") was created or changed",
@@ -138,8 +137,8 @@ var Rules = []Rule{
 				c.Event.ObjectRef.Subresource != "" || !c.changes() {
 				return false
 			}
-			var o bindingObject
-			return decodeInto(c.RequestObject(), &o) && o.RoleRef.Kind == "ClusterRole" && o.RoleRef.Name == "cluster-admin"
+			body := c.RequestObject()
+			return strAt(body, "roleRef", "kind") == "ClusterRole" && strAt(body, "roleRef", "name") == "cluster-admin"
 		}},
 	{Name: "secret-read-non-system", Severity: SeverityMedium,
 		Description: "a Secret was read (get, list, watch) by an identity outside system: and the provider's components",
@@ -164,10 +163,7 @@ var Rules = []Rule{
 			}
 			name := c.Event.ObjectRef.Name
 			if name == "" && c.verb("create") {
-				var o objectMeta
-				if decodeInto(c.RequestObject(), &o) {
-					name = o.Metadata.Name
-				}
+				name = strAt(c.RequestObject(), "metadata", "name")
 			}
 			return name == "aws-auth"
 		}},
@@ -191,12 +187,9 @@ var Rules = []Rule{
 			if c.Result.Identity.Kind == UserNode || hasGroup(c.Result.Identity.Groups, "system:bootstrappers") {
 				return true
 			}
-			var o csrObject
-			if !decodeInto(c.RequestObject(), &o) {
-				return false
-			}
-			return strings.HasPrefix(o.Spec.SignerName, "kubernetes.io/kube-apiserver-client-kubelet") ||
-				strings.HasPrefix(o.Spec.SignerName, "kubernetes.io/kubelet-serving")
+			signer := strAt(c.RequestObject(), "spec", "signerName")
+			return strings.HasPrefix(signer, "kubernetes.io/kube-apiserver-client-kubelet") ||
+				strings.HasPrefix(signer, "kubernetes.io/kubelet-serving")
 		}},
 }
 
