@@ -7,8 +7,9 @@
 // Each record becomes one SLS log. When Record.Fields is set, its pairs are
 // the log contents in order (the ACK-compatible layout built by the
 // enricher). Otherwise each top-level key of Record.Body (a JSON object) is
-// a log key: string values unquoted, objects, arrays, numbers, booleans and
-// null as their compact JSON text. Record.Time gives the log time in
+// a log key: string values unquoted, objects, arrays, numbers and booleans
+// as their compact JSON text, null as "" (as in the shape package's SLS
+// layout). Record.Time gives the log time in
 // seconds plus Log.TimeNs nanoseconds; a zero time means "now". Topic,
 // Source and LogTags are set on every LogGroup; HashKey optionally routes
 // writes to a shard (fixed, or a ${field} template hashed per record).

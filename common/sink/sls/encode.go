@@ -145,6 +145,8 @@ func (e *encoder) layout(rec *sink.Record) error {
 			}
 		case jsonparser.Object, jsonparser.Array:
 			v = e.compact(value)
+		case jsonparser.Null:
+			v = nil // stored as "", like the shape package's SLS layout
 		default:
 			v = value
 		}

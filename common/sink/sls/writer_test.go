@@ -102,7 +102,7 @@ func TestWriteFieldsLayoutAndEscapes(t *testing.T) {
 		t.Errorf("fields layout: %s", got)
 	}
 	want := []slstest.Field{{Key: "kéy", Value: "v\"al\n"}, {Key: "n", Value: "12.5e3"}, {Key: "b", Value: "true"},
-		{Key: "z", Value: "null"}, {Key: "o", Value: `{"a":[1,"x y"]}`}}
+		{Key: "z", Value: ""}, {Key: "o", Value: `{"a":[1,"x y"]}`}}
 	if fmt.Sprint(logs[1].Contents) != fmt.Sprint(want) {
 		t.Errorf("body layout\n got %q\nwant %q", logs[1].Contents, want)
 	}
