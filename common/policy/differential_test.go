@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -528,4 +529,73 @@ func FuzzDifferential(f *testing.F) {
 		invalid := chance(c, 25)
 		runGenerated(t, c, 4, 6, invalid)
 	})
+}
+
+// TestDifferentialYAMLForms checks YAML corner cases against the
+// apiserver's loader: both must accept or both reject, and decide alike.
+// (Unknown and duplicate fields, where we deliberately differ, are
+// covered in parse_test.go.)
+func TestDifferentialYAMLForms(t *testing.T) {
+	const head = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"
+	docs := []string{
+		`{apiVersion: audit.k8s.io/v1, kind: Policy, rules: [{level: None}]}`,
+		head + "metadata:\n  name: p\n  labels: {a: b}\nrules:\n- level: None\n",
+		head + "omitStages: null\nrules:\n- level: None\n  users: ~\n  resources:\n",
+		head + "omitManagedFields: yes\nrules:\n- level: Request\n  omitManagedFields: off\n- level: Metadata\n",
+		head + "omitManagedFields: on\nrules:\n- level: Request\n  users: [alice]\n",
+		head + "rules:\n- level: None\n  namespaces: ['no', \"yes\"]\n- level: Metadata\n",
+		head + "rules:\n- level: Request\n  users: [!!str 1000, 2001-12-14, \"\", ~]\n- level: Metadata\n",
+		head + "rules:\n- level: None\n  users: [1000]\n",
+		head + "rules:\n- level: None\n  users: [1.5]\n",
+		head + "rules:\n- level: None\n  namespaces: [no]\n",
+		head + "rules:\n- level: None\n  users: [true]\n",
+		head + "rules:\n- level: None\n  omitManagedFields: \"true\"\n",
+		head + "rules:\n- level: None\n  omitManagedFields: 1\n",
+		head + "rules:\n- level: None\n  resources: [~]\n- level: Metadata\n",
+		head + "rules:\n- level: None\n  resources: [{group: \"*\"}]\n- level: Metadata\n",
+		head + "rules:\n- level: None\n  resources: [pods]\n",
+		head + "rules:\n- level: \"\"\n",
+		head + "rules:\n- level: ~\n",
+		head + "rules:\n- ~\n",
+		head + "rules:\n- None\n",
+		head + "rules: {level: None}\n",
+		head + "rules: []\n",
+		head + "rules:\n",
+		head + "omitStages: RequestReceived\nrules:\n- level: None\n",
+		head + "rules:\n- level: None\n  nonResourceURLs: [\"\"]\n",
+		head + "rules:\n- level: None\n  nonResourceURLs: [\"/*\", \"*\"]\n- level: Metadata\n",
+		head + "rules:\n- level: None\n  nonResourceURLs: [\"/a**\"]\n",
+		head + "rules:\n- level: None\n  nonResourceURLs: [\"/healthz\"]\n  namespaces: []\n- level: Metadata\n",
+		head + "rules:\n- level: None\n  resources: [{group: Apps}]\n",
+		head + "rules:\n- level: None\n  resources: [{group: a.b-c.d}]\n- level: Metadata\n",
+		head + "rules:\n- level: None\n  resources: [{group: -a}]\n",
+		head + "rules:\n- level: None\n  resources: [{group: a.}]\n",
+		head + "rules:\n- level: None\n  resources: [{group: \"" + strings.Repeat("a", 254) + "\"}]\n",
+		head + "rules:\n- level: None\n  resources: [{resourceNames: [x], resources: []}]\n",
+		head + "rules:\n- &r {level: Request, verbs: [get]}\n- <<: *r\n  verbs: [list]\n- level: Metadata\n",
+		head + "rules:\n- level: None\n  users: &u [alice, bob]\n- level: Request\n  userGroups: *u\n",
+		"apiVersion: audit.k8s.io/v1\nkind: PolicyList\nitems: []\n",
+		"kind: Policy\nrules:\n- level: None\n",
+		"apiVersion: audit.k8s.io/v1\nrules:\n- level: None\n",
+		"apiVersion: v1\nkind: Policy\nrules:\n- level: None\n",
+		"",
+		"~\n",
+		"[]\n",
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	events := make([]*audit.Event, 500)
+	attrs := make([]authorizer.AttributesRecord, len(events))
+	for i := range events {
+		events[i], attrs[i] = genEvent(randChooser{r})
+	}
+	for _, name := range []string{"alice", "bob", "1000", "2001-12-14", ""} {
+		ev := resEvent(name, []string{"alice"}, "get", "", "pods", "", "default", "")
+		events = append(events, ev)
+		attrs = append(attrs, attributesOf(ev))
+	}
+	for i, doc := range docs {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			checkCase(t, []byte(doc), []byte(doc), events, attrs)
+		})
+	}
 }

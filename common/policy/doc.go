@@ -44,8 +44,10 @@
 // than "*") or with a "*" before the end, a rule with nonResourceURLs and
 // resources or namespaces, an API group that is not a lowercase DNS
 // subdomain (other than "" and "*"), resourceNames without resources, a
-// policy with no rules, a kind other than Policy (PolicyList included), and
-// values of the wrong type. Every problem is reported (up to 20), each as an
+// policy with no rules, a missing or unknown apiVersion, a kind other than
+// Policy (PolicyList included; a missing kind means Policy, as for the
+// apiserver), a document that starts with '{' but is not valid JSON (the
+// apiserver reads those as JSON), and values of the wrong type. Every problem is reported (up to 20), each as an
 // *Error naming the file, line, rule index (0-based, as the apiserver's
 // rules[N]) and field.
 //

@@ -1,12 +1,15 @@
 package policy
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -116,6 +119,20 @@ func (p *parser) resolve(n *yaml.Node) *yaml.Node {
 }
 
 func (p *parser) parse(data []byte) *Policy {
+	if trimmed := bytes.TrimLeftFunc(data, unicode.IsSpace); len(trimmed) > 0 && trimmed[0] == '{' {
+		// The apiserver reads a document starting with '{' as JSON, so a
+		// YAML flow mapping there is an error, not YAML.
+		var raw json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			line := 0
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				line = 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+			}
+			p.errorAt(&yaml.Node{Line: line}, -1, "", "invalid JSON (a policy starting with '{' is read as JSON): %s", strings.TrimPrefix(err.Error(), "json: "))
+			return nil
+		}
+	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -158,16 +175,16 @@ func (p *parser) parse(data []byte) *Policy {
 	pol := &Policy{name: p.name}
 	fields := p.fields(root, -1, "")
 	var (
-		kindSeen, versionSeen bool
-		kind                  string
-		rulesNode             *yaml.Node
+		versionSeen bool
+		kind        string
+		rulesNode   *yaml.Node
 	)
 	for _, f := range fields {
 		switch f.key {
 		case "apiVersion":
 			pol.apiVersion, versionSeen = p.str(f.val, -1, f.key)
 		case "kind":
-			kind, kindSeen = p.str(f.val, -1, f.key)
+			kind, _ = p.str(f.val, -1, f.key)
 		}
 	}
 	switch {
@@ -179,10 +196,9 @@ func (p *parser) parse(data []byte) *Policy {
 		p.errorAt(fieldNode(fields, "apiVersion"), -1, "apiVersion", "unsupported %q: expected %s, %s or %s", pol.apiVersion, APIVersionV1, APIVersionV1beta1, APIVersionV1alpha1)
 	}
 	switch {
-	case !kindSeen || kind == "":
-		if kindSeen || !p.hasErrorFor("kind") {
-			p.errorAt(root, -1, "kind", "required: expected Policy")
-		}
+	case kind == "":
+		// Missing (or a bad value, already reported): the apiserver's
+		// decoder takes the kind from the object it decodes into, Policy.
 	case kind == "PolicyList":
 		p.errorAt(fieldNode(fields, "kind"), -1, "kind", "PolicyList is not supported: a policy file holds one Policy, as the apiserver requires")
 	case kind != "Policy":

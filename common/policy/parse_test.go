@@ -130,6 +130,7 @@ func TestBadPolicies(t *testing.T) {
 		}},
 		{"syntax.yaml", []string{`line 3: invalid YAML: did not find expected '-' indicator`}},
 		{"two-documents.yaml", []string{`line 5: more than one YAML document: a policy file holds exactly one Policy`}},
+		{"json-syntax.json", []string{`line 5: invalid JSON (a policy starting with '{' is read as JSON): invalid character '}' looking for beginning of object key string`}},
 		{"empty.yaml", []string{`empty document: expected a Policy`}},
 		{"many-problems.yaml", []string{
 			`line 3: omitStages[0]: invalid stage "Bogus": ` + stages,
@@ -204,7 +205,8 @@ func TestTooManyErrors(t *testing.T) {
 // TestYAMLForms checks input forms the apiserver's loader also reads.
 func TestYAMLForms(t *testing.T) {
 	valid := map[string]string{
-		"flow style":           `{apiVersion: audit.k8s.io/v1, kind: Policy, rules: [{level: None}]}`,
+		"flow style":           "# a comment first: YAML, not JSON\n{apiVersion: audit.k8s.io/v1, kind: Policy, rules: [{level: None}]}",
+		"kind missing":         "apiVersion: audit.k8s.io/v1\nrules:\n- level: None\n",
 		"metadata":             "apiVersion: audit.k8s.io/v1\nkind: Policy\nmetadata:\n  name: p\n  labels: {a: b}\nrules:\n- level: None\n",
 		"null lists":           "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: null\nrules:\n- level: None\n  users: ~\n  resources:\n",
 		"yaml 1.1 bool":        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitManagedFields: yes\nrules:\n- level: None\n  omitManagedFields: off\n",
@@ -226,7 +228,7 @@ func TestYAMLForms(t *testing.T) {
 		"comments only":    "# nothing\n",
 		"metadata unknown": "apiVersion: audit.k8s.io/v1\nkind: Policy\nmetadata: {nam: p}\nrules:\n- level: None\n",
 		"non-string key":   "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  [a]: b\n",
-		"kind missing":     "apiVersion: audit.k8s.io/v1\nrules:\n- level: None\n",
+		"flow style first": `{apiVersion: audit.k8s.io/v1, kind: Policy, rules: [{level: None}]}`,
 		"kind other":       "apiVersion: audit.k8s.io/v1\nkind: Event\nrules:\n- level: None\n",
 		"rule not a map":   "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- None\n",
 		"null rule":        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- ~\n",
