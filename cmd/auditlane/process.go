@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/pipeline"
-	"github.com/auditlane/auditlane/common/policy"
+	"github.com/auditlane/auditlane/common/shape"
+	"github.com/auditlane/auditlane/common/sink"
 )
 
 // runProcess decodes events, applies the policy and writes kept events as
@@ -20,26 +22,45 @@ import (
 func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("auditlane process", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	policyPath := fs.String("policy", "", "audit policy `FILE`; without it every event is kept unchanged")
+	set := pipeline.DefaultSettings()
+	fs.StringVar(&set.PolicyFile, "policy", "", "audit policy `FILE`; without it every event keeps the level it has")
 	outPath := fs.String("out", "", "write events to `FILE` instead of standard output")
-	deadPath := fs.String("dead-letter", "", "append rejected inputs with their reasons to `FILE` (JSON lines)")
-	maxSize := fs.Int("max-event-size", audit.DefaultMaxSize, "reject input values larger than `BYTES`")
+	fs.StringVar(&set.DeadLetterFile, "dead-letter", "", "append rejected inputs with their reasons to `FILE` (JSON lines)")
+	fs.IntVar(&set.MaxInputSize, "max-input-size", set.MaxInputSize, "reject input values larger than `BYTES`")
+	fs.IntVar(&set.Shape.MaxEventSize, "max-event-size", 0, "shape output events to at most `BYTES` (truncate bodies, then shorten strings); 0: no limit")
+	fs.StringVar(&set.Enrich.ClusterName, "cluster-name", "", "cluster `NAME` added to every event")
+	fs.StringVar(&set.Enrich.ClusterID, "cluster-id", "", "cluster `ID` added to every event")
+	fs.StringVar(&set.Enrich.Provider, "provider", "", "`PROVIDER`: eks, ack, gke, aks or self-managed; detected when empty")
+	enrichAll := fs.Bool("enrich", true, "derive identity, request, authorization, network fields and risk tags")
+	fs.BoolVar(&set.Enrich.Annotations, "enrich-annotations", true, "write derived fields into the event as auditlane.io/* annotations")
+	fs.BoolVar(&set.Shape.RedactSecrets, "redact-secrets", false, "replace Secret data and token values even where the policy keeps bodies")
+	fs.BoolVar(&set.Shape.RedactQueryTokens, "redact-query-tokens", false, "replace token-like query parameter values in requestURI")
+	layout := fs.String("layout", "json", "output `LAYOUT`: json, sls (key/value as JSON) or attributes (flat map as JSON)")
+	fs.StringVar(&set.RiskRulesFile, "risk-rules-file", "", "YAML `FILE` of extra risk rules")
+	fs.Func("set", "set any pipeline `key=value` (as in the Fluent Bit plugin); repeatable", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("want key=value, got %q", kv)
+		}
+		return set.Set(k, v)
+	})
 	quiet := fs.Bool("quiet", false, "do not print the summary on stderr")
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	var pol *policy.Policy
-	if *policyPath != "" {
-		if pol, err = policy.Load(*policyPath); err != nil {
-			return err
-		}
+	if !*enrichAll {
+		set.Set("enrich", "off")
+		set.Enrich.Annotations = false
 	}
-	var dead *pipeline.DeadLetter
-	if *deadPath != "" {
-		if dead, err = pipeline.OpenDeadLetter(*deadPath); err != nil {
-			return err
-		}
+	if err := set.Set("layout", *layout); err != nil {
+		return err
+	}
+	p, dead, err := set.Build()
+	if err != nil {
+		return err
+	}
+	if dead != nil {
 		defer dead.Close()
 	}
 	ins, err := openInputs(files, stdin)
@@ -57,12 +78,18 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		dst = outFile
 	}
 	out := bufio.NewWriterSize(dst, 256<<10)
-	p := pipeline.New(pipeline.Config{Policy: pol})
-	var w audit.Rewrite
-	var buf []byte
+	var scratch pipeline.Scratch
+	var line []byte
+	reject := func(name string, err error, lineNo int, raw []byte, r pipeline.Result) error {
+		fmt.Fprintf(stderr, "auditlane: %s: %v\n", name, err)
+		if dead != nil {
+			return dead.Write(pipeline.Letter{Reason: r.Reason, Err: err, Line: lineNo, Source: name, Raw: raw})
+		}
+		return nil
+	}
 	for _, in := range ins {
 		d := audit.NewDecoder(in.r)
-		d.MaxSize = *maxSize
+		d.MaxSize = set.MaxInputSize
 		for {
 			ev, err := d.Next()
 			if err == io.EOF {
@@ -71,12 +98,8 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			var de *audit.DecodeError
 			if errors.As(err, &de) {
 				raw := d.Rejected()
-				r := p.Reject(err, len(raw))
-				fmt.Fprintf(stderr, "auditlane: %s: %v\n", in.name, err)
-				if dead != nil {
-					if err := dead.Write(pipeline.Letter{Reason: r.Reason, Err: err, Line: de.Line, Source: in.name, Raw: raw}); err != nil {
-						return err
-					}
+				if err := reject(in.name, err, de.Line, raw, p.Reject(err, len(raw))); err != nil {
+					return err
 				}
 				continue
 			}
@@ -84,12 +107,21 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 				out.Flush()
 				return fmt.Errorf("%s: %w", in.name, err)
 			}
-			r := p.Process(ev, &w, buf[:0])
-			if r.Outcome != pipeline.Kept {
+			r := p.Process(ev, &scratch)
+			switch r.Outcome {
+			case pipeline.Dropped:
+				continue
+			case pipeline.Rejected:
+				if err := reject(in.name, r.Err, ev.Line, ev.Raw, r); err != nil {
+					return err
+				}
 				continue
 			}
-			buf = append(r.Out, '\n')
-			if _, err := out.Write(buf); err != nil {
+			line = append(append(line[:0], r.Out...), '\n')
+			if r.Fields != nil && set.Shape.Layout == shape.LayoutSLS {
+				line = appendFields(line[:0], r.Fields)
+			}
+			if _, err := out.Write(line); err != nil {
 				return err
 			}
 		}
@@ -111,6 +143,20 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return exitError{1}
 	}
 	return nil
+}
+
+// appendFields writes a key/value layout as one JSON object line.
+func appendFields(b []byte, fields []sink.Field) []byte {
+	b = append(b, '{')
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = audit.AppendQuote(b, f.Key)
+		b = append(b, ':')
+		b = audit.AppendQuote(b, f.Value)
+	}
+	return append(b, "}\n"...)
 }
 
 // humanBytes formats n bytes with a binary unit.

@@ -169,8 +169,7 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	levels := make([]volume, 4)
 	rules := make([]volume, p.Rules())
 	var noMatch volume
-	var w audit.Rewrite
-	var buf []byte
+	var scratch pipeline.Scratch
 	var first, last time.Time
 	lastProgress := time.Now()
 	seen := 0
@@ -191,10 +190,9 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", in.name, err)
 			}
-			r := pipe.Process(ev, &w, buf[:0])
+			r := pipe.Process(ev, &scratch)
 			kept := r.Outcome == pipeline.Kept
 			in, out := len(ev.Raw), len(r.Out)
-			buf = r.Out
 			users.get(ev.User.Username).add(in, out, kept)
 			resources.get(resourceKey(ev)).add(in, out, kept)
 			verbs.get(ev.Verb).add(in, out, kept)

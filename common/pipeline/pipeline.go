@@ -7,9 +7,13 @@ package pipeline
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/enrich"
 	"github.com/auditlane/auditlane/common/policy"
+	"github.com/auditlane/auditlane/common/shape"
+	"github.com/auditlane/auditlane/common/sink"
 )
 
 // Outcome is where one input ended.
@@ -40,17 +44,28 @@ func (o Outcome) String() string {
 
 // Config configures a Pipeline.
 type Config struct {
-	// Policy decides each event; nil keeps every event unchanged.
+	// Policy decides each event; nil keeps every event at the level it has.
 	Policy *policy.Policy
+	// Enricher derives fields and risk tags; nil disables enrichment.
+	Enricher *enrich.Enricher
+	// Shaper writes the output (layout, size limit, redaction); nil writes
+	// compact JSON without limits.
+	Shaper *shape.Shaper
 }
 
 // Result is the outcome of one input.
 type Result struct {
 	Outcome  Outcome
 	Decision policy.Decision
-	// Out is the output event (Kept only), appended to the caller's buffer.
+	// Out is the output event (Kept only). It lives in the Scratch passed
+	// to Process and is valid until that Scratch is used again.
 	Out []byte
-	// Err is the decode error (Rejected only); Reason its counter label.
+	// Fields is the key/value layout when the shaper's layout has one.
+	Fields []sink.Field
+	// Time is the event time (stageTimestamp), zero when unknown.
+	Time time.Time
+	// Err is the decode or shaping error (Rejected only); Reason its counter
+	// label.
 	Err    error
 	Reason string
 }
@@ -67,6 +82,9 @@ type Pipeline struct {
 type Scratch struct {
 	Event   audit.Event
 	Rewrite audit.Rewrite
+	Enrich  enrich.Result
+	Output  shape.Output
+	buf     []byte
 }
 
 // New returns a Pipeline for cfg.
@@ -79,31 +97,47 @@ func New(cfg Config) *Pipeline {
 // Policy returns the configured policy (nil when none).
 func (p *Pipeline) Policy() *policy.Policy { return p.cfg.Policy }
 
-// Process runs a decoded event through decide and apply, appending the
-// output to dst for kept events.
-func (p *Pipeline) Process(ev *audit.Event, w *audit.Rewrite, dst []byte) Result {
+// Process runs a decoded event through decide, apply, enrich and shape.
+// Enrichment reads the event as decoded, so risk tags see bodies that the
+// policy strips from the output.
+func (p *Pipeline) Process(ev *audit.Event, s *Scratch) Result {
 	d := policy.Decision{Level: policy.LevelRequestResponse, Rule: -1}
 	if p.cfg.Policy != nil {
 		d = p.cfg.Policy.Decide(ev)
 	}
+	w := &s.Rewrite
 	w.Reset()
 	if !policy.Apply(ev, d, w) {
-		p.count(Result{Outcome: Dropped, Decision: d}, len(ev.Raw), 0)
-		return Result{Outcome: Dropped, Decision: d}
+		r := Result{Outcome: Dropped, Decision: d}
+		p.count(r, len(ev.Raw), 0)
+		return r
 	}
-	start := len(dst)
-	out := w.AppendTo(dst, ev)
-	r := Result{Outcome: Kept, Decision: d, Out: out}
-	p.count(r, len(ev.Raw), len(out)-start)
+	r := Result{Outcome: Kept, Decision: d}
+	r.Time, _ = ev.Time()
+	var er *enrich.Result
+	if p.cfg.Enricher != nil {
+		er = &s.Enrich
+		p.cfg.Enricher.Enrich(ev, er)
+	}
+	if p.cfg.Shaper != nil {
+		if err := p.cfg.Shaper.Shape(ev, w, er, &s.Output); err != nil {
+			return p.Reject(err, len(ev.Raw))
+		}
+		r.Out, r.Fields = s.Output.Body, s.Output.Fields
+	} else {
+		s.buf = w.AppendTo(s.buf[:0], ev)
+		r.Out = s.buf
+	}
+	p.count(r, len(ev.Raw), len(r.Out))
 	return r
 }
 
 // ProcessRaw decodes one event from raw and processes it.
-func (p *Pipeline) ProcessRaw(raw []byte, s *Scratch, dst []byte) Result {
+func (p *Pipeline) ProcessRaw(raw []byte, s *Scratch) Result {
 	if err := audit.Parse(raw, &s.Event); err != nil {
 		return p.Reject(err, len(raw))
 	}
-	return p.Process(&s.Event, &s.Rewrite, dst)
+	return p.Process(&s.Event, s)
 }
 
 // Reject counts an input that could not be decoded and returns its Result.
@@ -116,7 +150,7 @@ func (p *Pipeline) Reject(err error, size int) Result {
 // Reason returns the counter label for a decode error.
 func Reason(err error) string {
 	switch {
-	case errors.Is(err, audit.ErrTooLarge):
+	case errors.Is(err, audit.ErrTooLarge), errors.Is(err, shape.ErrTooLarge):
 		return "too_large"
 	case errors.Is(err, audit.ErrUTF8):
 		return "invalid_utf8"

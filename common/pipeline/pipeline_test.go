@@ -1,0 +1,104 @@
+package pipeline
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/auditlane/auditlane/common/audit"
+)
+
+func TestSettingsSet(t *testing.T) {
+	s := DefaultSettings()
+	for k, v := range map[string]string{"cluster_name": "prod", "max_event_size": "256k", "redact_secrets": "on",
+		"risk_tags": "off", "risk_rules_disable": "exec-into-pod, node-csr", "layout": "SLS", "max_input_size": "1M"} {
+		if err := s.Set(k, v); err != nil {
+			t.Fatalf("%s=%s: %v", k, v, err)
+		}
+	}
+	if s.Enrich.ClusterName != "prod" || s.Shape.MaxEventSize != 256<<10 || !s.Shape.RedactSecrets || s.Enrich.RiskTags ||
+		len(s.Enrich.RiskRulesDisable) != 2 || s.Shape.Layout != "sls" || s.MaxInputSize != 1<<20 {
+		t.Errorf("settings %+v", s)
+	}
+	for k, v := range map[string]string{"redact_secrets": "maybe", "max_event_size": "lots", "no_such_key": "1"} {
+		if err := s.Set(k, v); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: error %v should name the key", k, v, err)
+		}
+	}
+	s = DefaultSettings()
+	s.Set("provider", "azure-ish")
+	if _, _, err := s.Build(); err == nil || !strings.Contains(err.Error(), "provider") {
+		t.Errorf("bad provider: %v", err)
+	}
+	s = DefaultSettings()
+	s.PolicyFile = "/nonexistent/policy.yaml"
+	if _, _, err := s.Build(); err == nil || !strings.Contains(err.Error(), "policy_file") {
+		t.Errorf("missing policy: %v", err)
+	}
+}
+
+func TestOutcomesAndCounters(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "p.yaml")
+	os.WriteFile(pol, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  verbs: [watch]\n- level: Metadata\n"), 0o644)
+	s := DefaultSettings()
+	s.PolicyFile = pol
+	s.Enrich.ClusterName = "c1"
+	s.Shape.MaxEventSize = 2048
+	p, dead, err := s.Build()
+	if err != nil || dead != nil {
+		t.Fatal(err, dead)
+	}
+	var sc Scratch
+	ev := `{"kind":"Event","level":"RequestResponse","auditID":"1","stage":"ResponseComplete","verb":"get","user":{"username":"alice"},"requestURI":"/api","stageTimestamp":"2024-01-01T00:00:00.5Z","requestObject":{"big":"` + strings.Repeat("x", 5000) + `"}}`
+	r := p.ProcessRaw([]byte(ev), &sc)
+	if r.Outcome != Kept || r.Decision.Rule != 1 || len(r.Out) > 2048 || strings.Contains(string(r.Out), "xxxx") {
+		t.Fatalf("kept: %+v %s", r.Decision, r.Out)
+	}
+	if !strings.Contains(string(r.Out), `"auditlane.io/cluster-name":"c1"`) || r.Time.IsZero() {
+		t.Errorf("not enriched or no time: %s", r.Out)
+	}
+	if r := p.ProcessRaw([]byte(`{"verb":"watch","stage":"ResponseComplete"}`), &sc); r.Outcome != Dropped || r.Decision.Rule != 0 {
+		t.Errorf("watch: %+v", r)
+	}
+	if r := p.ProcessRaw([]byte(`{"verb":`), &sc); r.Outcome != Rejected || r.Reason != "invalid_json" || !errors.Is(r.Err, audit.ErrSyntax) {
+		t.Errorf("bad json: %+v", r)
+	}
+	c := p.Counters()
+	if c.EventsIn != 3 || c.Kept != 1 || c.Dropped != 1 || c.Rejected != 1 || c.DroppedByRule[0] != 1 || c.KeptByRule[1] != 1 ||
+		c.RejectedByReason["invalid_json"] != 1 || c.BytesOut != int64(len(r.Out)) && c.BytesOut == 0 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+func TestReasons(t *testing.T) {
+	for input, want := range map[string]string{`{"kind":0}`: "wrong_type", `[1]`: "not_object", `{"kind":"Pod"}`: "unsupported_kind",
+		`{"apiVersion":"v9"}`: "unsupported_api_version", "{\"a\":\"\xff\"}": "invalid_utf8", `{`: "invalid_json"} {
+		var ev audit.Event
+		if got := Reason(audit.Parse([]byte(input), &ev)); got != want {
+			t.Errorf("%q: %s, want %s", input, got, want)
+		}
+	}
+}
+
+func TestDeadLetter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dl.jsonl")
+	d, err := OpenDeadLetter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Write(Letter{Reason: "invalid_json", Err: errors.New("boom"), Line: 3, Source: "a.log", Raw: []byte(`{"x":`)})
+	d.Write(Letter{Reason: "invalid_utf8", Raw: []byte{0xff, 'a'}})
+	d.Close()
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"raw":"{\"x\":"`) || !strings.Contains(lines[0], `"line":3`) ||
+		!strings.Contains(lines[1], `"raw_base64":"/2E="`) {
+		t.Errorf("dead letter:\n%s", data)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", st.Mode())
+	}
+}
