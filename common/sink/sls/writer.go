@@ -120,6 +120,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Writer, error) {
 		t.MaxIdleConnsPerHost = 16
 		base = t
 	}
+	trailer := groupTrailer(cfg.Topic, cfg.Source, cfg.LogTags)
+	if len(trailer) > cfg.MaxBatchBytes/2 {
+		return nil, fmt.Errorf("sls: log_tags: topic, source and tags take %d bytes, more than half of max_batch_bytes (%d)",
+			len(trailer), cfg.MaxBatchBytes)
+	}
 	slots := cfg.MaxBufferBytes / (2 * cfg.MaxBatchBytes)
 	if slots < 1 {
 		slots = 1
@@ -133,7 +138,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Writer, error) {
 		base:     base,
 		clock:    o.clock,
 		hash:     newHashKeyer(cfg.HashKey),
-		trailer:  groupTrailer(cfg.Topic, cfg.Source, cfg.LogTags),
+		trailer:  trailer,
 		slots:    make(chan struct{}, slots),
 		rejected: map[string]int64{},
 	}
@@ -196,7 +201,12 @@ func (w *Writer) Write(ctx context.Context, recs []sink.Record, results []sink.R
 	defer func() { <-w.slots }()
 
 	st := w.pool.Get().(*writeState)
-	defer w.pool.Put(st)
+	defer func() {
+		// Drop references to the caller's records before pooling.
+		clear(st.enc.kvs[:cap(st.enc.kvs)])
+		st.enc.kvs = st.enc.kvs[:0]
+		w.pool.Put(st)
+	}()
 	st.deadline = w.clock.Now().Add(w.cfg.RetryMaxElapsed)
 	w.writeAll(ctx, st, recs, results)
 	if err := ctx.Err(); err != nil {
@@ -256,7 +266,7 @@ func (w *Writer) writeAll(ctx context.Context, st *writeState, recs []sink.Recor
 			return
 		}
 		if templated && len(st.idx) > 0 && st.keys[i] != st.keys[st.idx[0]] {
-			w.flush(ctx, st, recs, results, hashOf(st.idx[0]))
+			w.flush(ctx, st, results, hashOf(st.idx[0]))
 		}
 		start := len(st.buf)
 		var err error
@@ -282,7 +292,7 @@ func (w *Writer) writeAll(ctx context.Context, st *writeState, recs []sink.Recor
 			// then start the next batch with it.
 			st.tmp = append(st.tmp[:0], st.buf[start:]...)
 			st.buf = st.buf[:start]
-			w.flush(ctx, st, recs, results, hashOf(st.idx[0]))
+			w.flush(ctx, st, results, hashOf(st.idx[0]))
 			if ctx.Err() != nil {
 				return
 			}
@@ -292,12 +302,12 @@ func (w *Writer) writeAll(ctx context.Context, st *writeState, recs []sink.Recor
 		st.bounds = append(st.bounds, len(st.buf))
 	}
 	if len(st.idx) > 0 && ctx.Err() == nil {
-		w.flush(ctx, st, recs, results, hashOf(st.idx[0]))
+		w.flush(ctx, st, results, hashOf(st.idx[0]))
 	}
 }
 
 // flush sends the current batch and starts a new one.
-func (w *Writer) flush(ctx context.Context, st *writeState, recs []sink.Record, results []sink.Result, hash string) {
+func (w *Writer) flush(ctx context.Context, st *writeState, results []sink.Result, hash string) {
 	n := len(st.buf)
 	st.buf = append(st.buf, w.trailer...)
 	w.deliver(ctx, st.buf, st, 0, len(st.idx), results, hash, st.deadline)
