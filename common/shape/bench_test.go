@@ -50,6 +50,40 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 	}
 }
 
+// BenchmarkStages measures the path's prefixes on the same corpus, to see
+// where the time goes: decode alone; decode, decide, apply and write.
+func BenchmarkStages(b *testing.B) {
+	raws, total := corpus(b)
+	pol := loadPolicy(b)
+	var (
+		ev  audit.Event
+		w   audit.Rewrite
+		buf []byte
+	)
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(total / int64(len(raws)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode+policy+write", func(b *testing.B) {
+		b.SetBytes(total / int64(len(raws)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
+				b.Fatal(err)
+			}
+			w.Reset()
+			if policy.Apply(&ev, pol.Decide(&ev), &w) {
+				buf = w.AppendTo(buf[:0], &ev)
+			}
+		}
+	})
+}
+
 // BenchmarkFullPath runs decode → decide → apply → enrich → shape (compact
 // JSON with auditlane.io annotations, secret and query redaction, a 256 KiB
 // limit) on each corpus event. One op is one event.
