@@ -444,3 +444,19 @@ func TestParseTimeMatchesTimePackage(t *testing.T) {
 		t.Errorf("Latency across a year: %v %v", d, ok)
 	}
 }
+
+func TestEachString(t *testing.T) {
+	for in, want := range map[string]string{
+		`["a","b"]`: "a|b",
+		` [ "a" , 1, {"x":["y"]}, null, "c\"d", "\u00e9" ] `: `a|c"d|é`,
+		`[]`:      "",
+		`{"a":1}`: "",
+		`"x"`:     "",
+	} {
+		var got []string
+		eachString([]byte(in), func(s string) { got = append(got, s) })
+		if strings.Join(got, "|") != want {
+			t.Errorf("eachString(%s) = %q, want %q", in, got, want)
+		}
+	}
+}

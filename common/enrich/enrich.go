@@ -151,12 +151,9 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 			id.Impersonator = ev.User.Username
 			id.User, id.UID = name, getString(imp, "uid")
 			out.groups = out.groups[:0]
-			jsonparser.ArrayEach(imp, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
-				if t == jsonparser.String {
-					s, _ := jsonparser.ParseString(v)
-					out.groups = append(out.groups, s)
-				}
-			}, "groups")
+			if g, t, _, err := jsonparser.Get(imp, "groups"); err == nil && t == jsonparser.Array {
+				eachString(g, func(v string) { out.groups = append(out.groups, v) })
+			}
 			id.Groups = out.groups
 		}
 	}
@@ -235,12 +232,9 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 		}
 	}
 
-	if ips := ev.Value(audit.MemberSourceIPs); len(ips) > 0 && ips[0] == '[' {
-		jsonparser.ArrayEach(ips, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
-			if t == jsonparser.String {
-				s, _ := jsonparser.ParseString(v)
-				out.SourceIPs = append(out.SourceIPs, SourceIP{Addr: s, Class: ClassifyIP(s)})
-			}
+	if ips := ev.Value(audit.MemberSourceIPs); len(ips) > 0 {
+		eachString(ips, func(v string) {
+			out.SourceIPs = append(out.SourceIPs, SourceIP{Addr: v, Class: ClassifyIP(v)})
 		})
 	}
 
@@ -274,6 +268,59 @@ func getString(obj []byte, key string) string {
 	}
 	s, _ := jsonparser.ParseString(v)
 	return s
+}
+
+// eachString calls fn with each string element of the JSON array arr,
+// unescaped, skipping elements of other types. arr must be valid JSON (the
+// decoder validated the event).
+func eachString(arr []byte, fn func(string)) {
+	i := skipSpace(arr, 0)
+	if i >= len(arr) || arr[i] != '[' {
+		return
+	}
+	for i++; i < len(arr); {
+		i = skipSpace(arr, i)
+		if i >= len(arr) || arr[i] == ']' {
+			return
+		}
+		if arr[i] == '"' {
+			j, esc := i+1, false
+			for j < len(arr) && arr[j] != '"' {
+				if arr[j] == '\\' {
+					esc = true
+					j++
+				}
+				j++
+			}
+			if j >= len(arr) {
+				return
+			}
+			if esc {
+				fn(unquoteString(arr[i+1 : j]))
+			} else {
+				fn(string(arr[i+1 : j]))
+			}
+			i = j + 1
+		} else {
+			// Another type: skip it with jsonparser.
+			_, _, end, err := jsonparser.Get(arr[i:])
+			if err != nil || end <= 0 {
+				return
+			}
+			i += end
+		}
+		i = skipSpace(arr, i)
+		if i < len(arr) && arr[i] == ',' {
+			i++
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // decisionString returns the decision without allocating for the values
