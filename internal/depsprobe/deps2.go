@@ -1,0 +1,26 @@
+package depsprobe
+
+import (
+	_ "github.com/fluent/fluent-bit-go/output"
+	_ "github.com/tinylib/msgp/msgp"
+	_ "go.opentelemetry.io/collector/component"
+	_ "go.opentelemetry.io/collector/component/componenttest"
+	_ "go.opentelemetry.io/collector/config/confighttp"
+	_ "go.opentelemetry.io/collector/config/configretry"
+	_ "go.opentelemetry.io/collector/confmap"
+	_ "go.opentelemetry.io/collector/confmap/xconfmap"
+	_ "go.opentelemetry.io/collector/consumer"
+	_ "go.opentelemetry.io/collector/consumer/consumertest"
+	_ "go.opentelemetry.io/collector/exporter"
+	_ "go.opentelemetry.io/collector/exporter/exporterhelper"
+	_ "go.opentelemetry.io/collector/exporter/exportertest"
+	_ "go.opentelemetry.io/collector/extension/xextension/storage"
+	_ "go.opentelemetry.io/collector/pdata/plog"
+	_ "go.opentelemetry.io/collector/processor"
+	_ "go.opentelemetry.io/collector/processor/processorhelper"
+	_ "go.opentelemetry.io/collector/processor/processortest"
+	_ "go.opentelemetry.io/collector/receiver"
+	_ "go.opentelemetry.io/collector/receiver/receiverhelper"
+	_ "go.opentelemetry.io/collector/receiver/receivertest"
+	_ "go.opentelemetry.io/otel/metric"
+)
