@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"bytes"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -166,7 +167,7 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	// The cloud principal is that of the authenticated caller (the
 	// impersonator, when impersonating): its credentials made the call.
 	var extra []byte
-	if u := ev.Value(audit.MemberUser); len(u) > 0 {
+	if u := ev.Value(audit.MemberUser); len(u) > 0 && bytes.Contains(u, extraKey) {
 		if v, t, _, err := jsonparser.Get(u, "extra"); err == nil && t == jsonparser.Object {
 			extra = v
 		}
@@ -269,6 +270,8 @@ func getString(obj []byte, key string) string {
 	s, _ := jsonparser.ParseString(v)
 	return s
 }
+
+var extraKey = []byte(`extra`) // no quotes: the key may be written with escapes
 
 // eachString calls fn with each string element of the JSON array arr,
 // unescaped, skipping elements of other types. arr must be valid JSON (the

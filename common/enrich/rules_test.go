@@ -24,6 +24,8 @@ func TestRuleVariants(t *testing.T) {
 			[]string{"ephemeral-container-added"}},
 		{"host PID", variant(t, "falco-k8s-audit/create_nginx_pod_hostnetwork.json", `"hostNetwork":true`, `"hostPID":true`),
 			[]string{"host-pid-pod"}},
+		{"host PID with an escaped key", variant(t, "falco-k8s-audit/create_nginx_pod_hostnetwork.json", `"hostNetwork":true`, `"host\u0050ID":true`),
+			[]string{"host-pid-pod"}},
 		{"host IPC", variant(t, "falco-k8s-audit/create_nginx_pod_hostnetwork.json", `"hostNetwork":true`, `"hostIPC":true`),
 			[]string{"host-ipc-pod"}},
 		{"privileged deployment template", variant(t, "falco-k8s-audit/create_deployment.json", `"name":"nginx1","resources":{}`, `"name":"nginx1","resources":{},"securityContext":{"privileged":true}`),

@@ -41,13 +41,14 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 	raws, total := corpus(b)
 	b.SetBytes(total / int64(len(raws)))
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		var ev auditv1.Event
 		if err := json.Unmarshal(raws[i%len(raws)], &ev); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 // BenchmarkStages measures the path's prefixes on the same corpus, to see
@@ -63,15 +64,18 @@ func BenchmarkStages(b *testing.B) {
 	b.Run("decode", func(b *testing.B) {
 		b.SetBytes(total / int64(len(raws)))
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for i := 0; i < b.N; i++ {
 			if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.report(b)
 	})
 	b.Run("decode+policy+write", func(b *testing.B) {
 		b.SetBytes(total / int64(len(raws)))
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for i := 0; i < b.N; i++ {
 			if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
 				b.Fatal(err)
@@ -81,6 +85,7 @@ func BenchmarkStages(b *testing.B) {
 				buf = w.AppendTo(buf[:0], &ev)
 			}
 		}
+		cpu.report(b)
 	})
 }
 
@@ -108,7 +113,7 @@ func BenchmarkFullPath(b *testing.B) {
 			)
 			b.SetBytes(total / int64(len(raws)))
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
 					b.Fatal(err)
@@ -123,6 +128,7 @@ func BenchmarkFullPath(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
 	}
 }
