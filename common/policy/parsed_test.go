@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"encoding/json"
 	"testing"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/auditlane/auditlane/common/audit"
 )
@@ -41,6 +44,25 @@ func BenchmarkParseDecide(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = p.Decide(&ev)
+		if i++; i == len(lines) {
+			i = 0
+		}
+	}
+}
+
+// BenchmarkEncodingJSONFullEvent decodes the fixture events with
+// encoding/json into the apiserver's own audit.k8s.io/v1 Event type: what
+// a straightforward implementation would do.
+func BenchmarkEncodingJSONFullEvent(b *testing.B) {
+	lines := fixtureLines(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(averageEventSize(b)))
+	i := 0
+	for b.Loop() {
+		var ev auditv1.Event
+		if err := json.Unmarshal(lines[i], &ev); err != nil {
+			b.Fatal(err)
+		}
 		if i++; i == len(lines) {
 			i = 0
 		}
