@@ -10,7 +10,8 @@
 // a log key: string values unquoted, objects, arrays, numbers and booleans
 // as their compact JSON text, null as "" (as in the shape package's SLS
 // layout). Record.Time gives the log time in
-// seconds plus Log.TimeNs nanoseconds; a zero time means "now". Topic,
+// seconds plus Log.TimeNs nanoseconds; a zero time means "now". Invalid
+// UTF-8 in keys or values is replaced with U+FFFD, as encoding/json does. Topic,
 // Source and LogTags are set on every LogGroup; HashKey optionally routes
 // writes to a shard (fixed, or a ${field} template hashed per record).
 //

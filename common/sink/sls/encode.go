@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 
@@ -228,6 +229,23 @@ func (e *encoder) check() error {
 	}
 	for i := range e.kvs {
 		f := &e.kvs[i]
+		// Protobuf strings are UTF-8; replace invalid bytes with U+FFFD as
+		// encoding/json does rather than lose the record.
+		if f.str {
+			if !utf8.ValidString(f.ks) {
+				f.ks = strings.ToValidUTF8(f.ks, "\uFFFD")
+			}
+			if !utf8.ValidString(f.vs) {
+				f.vs = strings.ToValidUTF8(f.vs, "\uFFFD")
+			}
+		} else {
+			if !utf8.Valid(f.kb) {
+				f.kb = bytes.ToValidUTF8(f.kb, []byte("\uFFFD"))
+			}
+			if !utf8.Valid(f.vb) {
+				f.vb = bytes.ToValidUTF8(f.vb, []byte("\uFFFD"))
+			}
+		}
 		kl := f.keyLen()
 		if kl == 0 {
 			return &recordError{ReasonInvalidKey, "empty field key"}
@@ -239,7 +257,7 @@ func (e *encoder) check() error {
 			if reservedKeys[f.ks] || strings.HasPrefix(f.ks, "__tag__:") {
 				return &recordError{ReasonInvalidKey, fmt.Sprintf("field key %q is reserved by SLS", f.ks)}
 			}
-		} else if reservedKeys[string(f.kb)] || (len(f.kb) > 8 && string(f.kb[:8]) == "__tag__:") {
+		} else if reservedKeys[string(f.kb)] || bytes.HasPrefix(f.kb, []byte("__tag__:")) {
 			return &recordError{ReasonInvalidKey, fmt.Sprintf("field key %q is reserved by SLS", f.kb)}
 		}
 		if vl := f.valLen(); vl > MaxValueBytes {

@@ -111,6 +111,23 @@ func TestWriteFieldsLayoutAndEscapes(t *testing.T) {
 	}
 }
 
+func TestInvalidUTF8IsReplaced(t *testing.T) {
+	srv := startServer(t, nil)
+	w := newTestWriter(t, srv, nil)
+	recs := []sink.Record{
+		{Fields: []sink.Field{{Key: "k\xff", Value: "a\xc3b"}}},
+		{Body: []byte("{\"k\":\"a\xffb\"}")},
+	}
+	res := make([]sink.Result, 2)
+	if err := w.Write(context.Background(), recs, res); err != nil {
+		t.Fatal(err)
+	}
+	logs := srv.Logs(testProject, testLogstore)
+	if got := fmt.Sprint(logs[0].Contents, logs[1].Contents); got != "[{k\uFFFD a\uFFFDb}] [{k a\uFFFDb}]" {
+		t.Errorf("stored %q", got)
+	}
+}
+
 func TestZeroTimeUsesClock(t *testing.T) {
 	srv := startServer(t, nil)
 	clk := newFakeClock()
