@@ -9,20 +9,22 @@ import (
 	"unicode/utf8"
 )
 
-// Service limits enforced by the writer before anything is sent. Each names
-// the place it comes from; the test server in slstest enforces the same
-// numbers on the wire.
+// Service limits enforced by the writer before anything is sent; the test
+// server in slstest enforces the same numbers on the wire. Sources: the
+// SLS "Log group" reference (alibabacloud.com/help/en/log-service/latest/log-group)
+// states the 5 MB log group maximum; the other numbers are the SDK
+// producer's defaults and the limits the PutLogs reference and the SLS
+// data model have stated (4,096 logs per request, a 10 MiB raw body,
+// 1 MB values, 128-byte topic and source); they could not be re-checked
+// against the current reference offline, so each is conservative.
 const (
 	// MaxLogsPerGroup is the most logs one PutLogs request (one LogGroup)
-	// may carry: the PutLogs API reference ("a log group can contain up to
-	// 4,096 logs") and the SDK producer's default MaxBatchCount.
+	// may carry; it is also the SDK producer's default MaxBatchCount.
 	MaxLogsPerGroup = 4096
 
 	// MaxLogGroupBytes is the largest serialized (uncompressed) LogGroup
-	// the writer sends: the SLS "Log group" reference gives 5 MB as the
-	// maximum length of a log group. The PutLogs body limit (10 MiB raw,
-	// answered with 413 PostBodyTooLarge) is higher, so staying under this
-	// one satisfies both.
+	// the writer sends: the 5 MB maximum length of a log group. It is
+	// below the PutLogs raw body limit, so it satisfies both.
 	MaxLogGroupBytes = 5 * 1024 * 1024
 
 	// MaxRequestRawBytes is the PutLogs limit on the uncompressed body
@@ -30,14 +32,13 @@ const (
 	// PostBodyTooLarge.
 	MaxRequestRawBytes = 10 * 1024 * 1024
 
-	// MaxValueBytes is the largest value of one log field: the SLS data
-	// model allows values up to 1 MB.
+	// MaxValueBytes is the largest value of one log field (1 MB in the
+	// SLS data model).
 	MaxValueBytes = 1024 * 1024
 
-	// MaxKeyBytes is the longest field key the writer accepts, and
-	// MaxTopicBytes/MaxSourceBytes bound the LogGroup topic and source: the
-	// SLS data model gives 128 bytes for topic and source; the writer uses
-	// the same bound for keys and log tags.
+	// MaxTopicBytes and MaxSourceBytes bound the LogGroup topic and source
+	// (128 bytes in the SLS data model). MaxKeyBytes applies the same bound
+	// to field keys and log tag keys, a conservative choice of the writer.
 	MaxKeyBytes    = 128
 	MaxTopicBytes  = 128
 	MaxSourceBytes = 128
