@@ -46,8 +46,11 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// Limits the server enforces by default; they match the service's
-// documented PutLogs limits (see the sls package for sources).
+// Limits the server enforces by default: the numbers the sls package
+// enforces (see its constants for sources). Where the service's exact
+// answer is not documented (more than 4096 logs, a Content-MD5 that does
+// not match the body), the server picks the closest SLS error code:
+// PostBodyInvalid and InvalidContentMD5.
 const (
 	DefaultMaxRawBytes  = 10 * 1024 * 1024 // x-log-bodyrawsize; 413 PostBodyTooLarge above
 	DefaultMaxLogs      = 4096             // logs per LogGroup; 400 PostBodyInvalid above
