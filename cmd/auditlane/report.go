@@ -170,7 +170,7 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	rules := make([]volume, p.Rules())
 	var noMatch volume
 	var scratch pipeline.Scratch
-	var first, last time.Time
+	var times reservoir
 	lastProgress := time.Now()
 	seen := 0
 	for _, in := range ins {
@@ -205,12 +205,7 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				noMatch.add(in, out, kept)
 			}
 			if t, ok := ev.Time(); ok {
-				if first.IsZero() || t.Before(first) {
-					first = t
-				}
-				if t.After(last) {
-					last = t
-				}
+				times.add(t)
 			}
 			if seen++; seen%50000 == 0 && time.Since(lastProgress) > 2*time.Second {
 				lastProgress = time.Now()
@@ -235,11 +230,16 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		rep.ByRule = append(rep.ByRule, ruleRow{Rule: -1, Summary: "(no rule matched: level None)", Level: "None", volume: noMatch})
 	}
 	rep.TopUsers, rep.TopResources, rep.TopVerbs = users.top(*topN), resources.top(*topN), verbs.top(*topN)
+	// The rate is taken over the central 90% of event times, so stray old
+	// or future events (replays, backfills, clock skew) do not stretch the
+	// observed window.
+	const central = 0.90
+	first, last := times.quantile(0.05), times.quantile(0.95)
 	rep.First, rep.Last = first, last
-	if span := last.Sub(first).Seconds(); span >= 1 {
+	if span := last.Sub(first).Seconds(); span >= 1 && times.n >= 2 {
 		rep.SpanSeconds = span
-		rep.MonthlyGBBefore = float64(c.BytesIn) / gib / span * secondsPerMonth
-		rep.MonthlyGBAfter = float64(c.BytesOut) / gib / span * secondsPerMonth
+		rep.MonthlyGBBefore = central * float64(c.BytesIn) / gib / span * secondsPerMonth
+		rep.MonthlyGBAfter = central * float64(c.BytesOut) / gib / span * secondsPerMonth
 		rep.MonthlyBefore = rep.MonthlyGBBefore * *price
 		rep.MonthlyAfter = rep.MonthlyGBAfter * *price
 	} else {
@@ -297,11 +297,50 @@ func writeTable(out io.Writer, r *report) error {
 	if r.CostNote != "" {
 		fmt.Fprintf(tw, "monthly cost\tn/a: %s\n", r.CostNote)
 	} else {
-		fmt.Fprintf(tw, "observed span\t%s (%s to %s)\n", time.Duration(r.SpanSeconds*float64(time.Second)).Round(time.Second),
+		fmt.Fprintf(tw, "observed span (central 90%% of events)\t%s (%s to %s)\n", time.Duration(r.SpanSeconds*float64(time.Second)).Round(time.Second),
 			r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339))
 		fmt.Fprintf(tw, "monthly ingestion at this rate\t%.2f GB without policy\t%.2f GB with policy\n", r.MonthlyGBBefore, r.MonthlyGBAfter)
 		fmt.Fprintf(tw, "estimated monthly cost at $%.2f/GB\t$%.2f without policy\t$%.2f with policy\tsaves $%.2f\n",
 			r.PricePerGB, r.MonthlyBefore, r.MonthlyAfter, r.MonthlyBefore-r.MonthlyAfter)
 	}
 	return tw.Flush()
+}
+
+// reservoir keeps a uniform sample of up to reservoirSize event times
+// (Algorithm R with a fixed seed, so reports are reproducible).
+type reservoir struct {
+	n     int64
+	times []time.Time
+	rng   uint64
+}
+
+const reservoirSize = 100000
+
+func (r *reservoir) add(t time.Time) {
+	r.n++
+	if len(r.times) < reservoirSize {
+		r.times = append(r.times, t)
+		return
+	}
+	// xorshift64*, seeded on first use.
+	if r.rng == 0 {
+		r.rng = 0x9E3779B97F4A7C15
+	}
+	r.rng ^= r.rng >> 12
+	r.rng ^= r.rng << 25
+	r.rng ^= r.rng >> 27
+	if j := (r.rng * 2685821657736338717) % uint64(r.n); j < reservoirSize {
+		r.times[j] = t
+	}
+}
+
+// quantile returns the q-quantile of the sampled times (zero if none).
+func (r *reservoir) quantile(q float64) time.Time {
+	if len(r.times) == 0 {
+		return time.Time{}
+	}
+	if !slices.IsSortedFunc(r.times, time.Time.Compare) {
+		slices.SortFunc(r.times, time.Time.Compare)
+	}
+	return r.times[int(q*float64(len(r.times)-1)+0.5)]
 }
