@@ -2,11 +2,8 @@ package enrich
 
 import (
 	"bytes"
-	"errors"
 	"path"
 	"strings"
-
-	"github.com/buger/jsonparser"
 )
 
 // Purpose-built views of request bodies, decoded only when a rule asks.
@@ -61,84 +58,40 @@ func mayHoldPodRisk(body []byte) bool {
 func scanPodSpec(spec []byte, f *PodFacts, depth int) {
 	var pf PodFacts
 	var template []byte
-	jsonparser.ObjectEach(spec, func(key, v []byte, t jsonparser.ValueType, _ int) error {
-		switch string(key) {
-		case "hostNetwork":
-			pf.HostNetwork = t == jsonparser.Boolean && len(v) == 4
-		case "hostPID":
-			pf.HostPID = t == jsonparser.Boolean && len(v) == 4
-		case "hostIPC":
-			pf.HostIPC = t == jsonparser.Boolean && len(v) == 4
-		case "containers", "initContainers", "ephemeralContainers":
-			if t == jsonparser.Array {
-				jsonparser.ArrayEach(v, func(c []byte, t jsonparser.ValueType, _ int, _ error) {
-					if t == jsonparser.Object && boolean(c, "securityContext", "privileged") {
-						pf.Privileged = true
+	eachMember(spec, func(key, v []byte) bool {
+		switch {
+		case keyIs(key, "hostNetwork"):
+			pf.HostNetwork = string(v) == "true"
+		case keyIs(key, "hostPID"):
+			pf.HostPID = string(v) == "true"
+		case keyIs(key, "hostIPC"):
+			pf.HostIPC = string(v) == "true"
+		case keyIs(key, "containers"), keyIs(key, "initContainers"), keyIs(key, "ephemeralContainers"):
+			eachElement(v, func(c []byte) {
+				if boolean(c, "securityContext", "privileged") {
+					pf.Privileged = true
+				}
+			})
+		case keyIs(key, "volumes"):
+			eachElement(v, func(vol []byte) {
+				if pf.SensitiveHostPath == "" {
+					if p := strAt(vol, "hostPath", "path"); IsSensitiveHostPath(p) {
+						pf.SensitiveHostPath = p
 					}
-				})
-			}
-		case "volumes":
-			if t == jsonparser.Array {
-				jsonparser.ArrayEach(v, func(vol []byte, t jsonparser.ValueType, _ int, _ error) {
-					if t != jsonparser.Object || pf.SensitiveHostPath != "" {
-						return
-					}
-					if p, pt, _, err := jsonparser.Get(vol, "hostPath", "path"); err == nil && pt == jsonparser.String {
-						if ps := unquote(p); IsSensitiveHostPath(ps) {
-							pf.SensitiveHostPath = ps
-						}
-					}
-				})
-			}
-		case "template":
+				}
+			})
+		case keyIs(key, "template"):
 			template = object(v, "spec")
-		case "jobTemplate":
+		case keyIs(key, "jobTemplate"):
 			template = object(v, "spec", "template", "spec")
 		}
-		return nil
+		return true
 	})
 	if template != nil && depth < 2 {
 		scanPodSpec(template, f, depth+1)
 		return
 	}
 	*f = pf
-}
-
-// object returns the object at path in data, or nil.
-func object(data []byte, path ...string) []byte {
-	if data == nil {
-		return nil
-	}
-	v, t, _, err := jsonparser.Get(data, path...)
-	if err != nil || t != jsonparser.Object {
-		return nil
-	}
-	return v
-}
-
-// boolean reports whether the value at path is true.
-func boolean(data []byte, path ...string) bool {
-	v, t, _, err := jsonparser.Get(data, path...)
-	return err == nil && t == jsonparser.Boolean && len(v) == 4
-}
-
-// unquote returns the string content raw (as returned by jsonparser.Get)
-// unescaped.
-func unquote(raw []byte) string {
-	s, err := jsonparser.ParseString(raw)
-	if err != nil {
-		return string(raw)
-	}
-	return s
-}
-
-// strIs reports whether the JSON string content raw equals s, unescaping
-// only when raw holds escapes (so "pods\/exec" cannot slip past).
-func strIs(raw []byte, s string) bool {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw) == s
-	}
-	return unquote(raw) == s
 }
 
 // SensitiveHostPaths are host paths whose mount gives a pod control of the
@@ -176,47 +129,34 @@ func roleFacts(body []byte) (f RoleFacts, ok bool) {
 	if len(body) == 0 || body[0] != '{' {
 		return f, false
 	}
-	jsonparser.ArrayEach(body, func(rule []byte, t jsonparser.ValueType, _ int, _ error) {
-		if t != jsonparser.Object {
-			return
-		}
-		jsonparser.ArrayEach(rule, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
-			if t != jsonparser.String {
-				return
-			}
+	eachElement(field(body, "rules"), func(rule []byte) {
+		eachMember(rule, func(key, list []byte) bool {
 			switch {
-			case strIs(v, "*"):
-				f.WildcardVerbs = true
-			case strIs(v, "create"), strIs(v, "update"), strIs(v, "patch"), strIs(v, "delete"), strIs(v, "deletecollection"):
-				f.WriteVerbs = true
+			case keyIs(key, "verbs"):
+				eachElement(list, func(v []byte) {
+					v = rawStr(v)
+					switch {
+					case strIs(v, "*"):
+						f.WildcardVerbs = true
+					case strIs(v, "create"), strIs(v, "update"), strIs(v, "patch"), strIs(v, "delete"), strIs(v, "deletecollection"):
+						f.WriteVerbs = true
+					}
+				})
+			case keyIs(key, "resources"):
+				eachElement(list, func(v []byte) {
+					v = rawStr(v)
+					switch {
+					case strIs(v, "*"):
+						f.WildcardResources = true
+					case strIs(v, "pods/exec"), strIs(v, "pods/*"):
+						f.PodExec = true
+					}
+				})
 			}
-		}, "verbs")
-		jsonparser.ArrayEach(rule, func(v []byte, t jsonparser.ValueType, _ int, _ error) {
-			if t != jsonparser.String {
-				return
-			}
-			switch {
-			case strIs(v, "*"):
-				f.WildcardResources = true
-			case strIs(v, "pods/exec"), strIs(v, "pods/*"):
-				f.PodExec = true
-			}
-		}, "resources")
-	}, "rules")
+			return true
+		})
+	})
 	return f, true
-}
-
-// strAt returns the string at path in the JSON object body, unescaped, or
-// "" when absent, not a string, or body is not an object.
-func strAt(body []byte, path ...string) string {
-	if len(body) == 0 || body[0] != '{' {
-		return ""
-	}
-	v, t, _, err := jsonparser.Get(body, path...)
-	if err != nil || t != jsonparser.String {
-		return ""
-	}
-	return unquote(v)
 }
 
 // CredentialMarkers are substrings (matched case-insensitively) that mark a
@@ -233,17 +173,12 @@ func configMapHasCredentials(body []byte) bool {
 		return false
 	}
 	found := false
-	jsonparser.ObjectEach(data, func(key, v []byte, t jsonparser.ValueType, _ int) error {
-		if hasMarker(key) || t == jsonparser.String && hasMarker(v) {
-			found = true
-			return errStop
-		}
-		return nil
+	eachMember(data, func(key, v []byte) bool {
+		found = hasMarker(key) || hasMarker(rawStr(v))
+		return !found
 	})
 	return found
 }
-
-var errStop = errors.New("stop")
 
 // hasMarker reports whether the JSON string content raw contains a
 // credential marker, ignoring ASCII case.

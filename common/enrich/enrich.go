@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/buger/jsonparser"
-
 	"github.com/auditlane/auditlane/common/audit"
 )
 
@@ -148,29 +146,23 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	id := &out.Identity
 	id.User, id.UID, id.Groups = ev.User.Username, ev.User.UID, ev.User.Groups
 	if imp := ev.Value(audit.MemberImpersonatedUser); len(imp) > 0 && imp[0] == '{' {
-		if name := getString(imp, "username"); name != "" {
+		if name := strAt(imp, "username"); name != "" {
 			id.Impersonator = ev.User.Username
-			id.User, id.UID = name, getString(imp, "uid")
+			id.User, id.UID = name, strAt(imp, "uid")
 			out.groups = out.groups[:0]
-			if g, t, _, err := jsonparser.Get(imp, "groups"); err == nil && t == jsonparser.Array {
-				eachString(g, func(v string) { out.groups = append(out.groups, v) })
-			}
+			eachString(field(imp, "groups"), func(v string) { out.groups = append(out.groups, v) })
 			id.Groups = out.groups
 		}
 	}
 	id.Kind, id.ServiceAccountNamespace, id.ServiceAccountName, id.NodeName = ClassifyUser(id.User, id.Groups)
 
-	if ua := ev.Value(audit.MemberUserAgent); len(ua) >= 2 && ua[0] == '"' {
-		out.UserAgent, _ = jsonparser.ParseString(ua[1 : len(ua)-1])
-	}
+	out.UserAgent = str(ev.Value(audit.MemberUserAgent))
 
 	// The cloud principal is that of the authenticated caller (the
 	// impersonator, when impersonating): its credentials made the call.
 	var extra []byte
 	if u := ev.Value(audit.MemberUser); len(u) > 0 && bytes.Contains(u, extraKey) {
-		if v, t, _, err := jsonparser.Get(u, "extra"); err == nil && t == jsonparser.Object {
-			extra = v
-		}
+		extra = object(u, "extra")
 	}
 	var arn, canonical string
 	if extra != nil {
@@ -216,17 +208,14 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 
 	if ann := ev.Value(audit.MemberAnnotations); len(ann) > 0 && ann[0] == '{' {
-		jsonparser.ObjectEach(ann, func(k, v []byte, t jsonparser.ValueType, _ int) error {
-			if t != jsonparser.String || len(v) == 0 {
-				return nil
+		eachMember(ann, func(k, v []byte) bool {
+			switch {
+			case keyIs(k, AnnotationDecision):
+				out.Decision = decisionString(rawStr(v))
+			case keyIs(k, AnnotationReason):
+				out.Reason = unquote(rawStr(v))
 			}
-			switch string(k) {
-			case AnnotationDecision:
-				out.Decision = decisionString(v)
-			case AnnotationReason:
-				out.Reason = unquoteString(v)
-			}
-			return nil
+			return true
 		})
 		if e.parts.authz {
 			out.RBAC, out.HasRBAC = ParseRBACReason(out.Reason)
@@ -261,16 +250,6 @@ func (r *Result) reset() {
 	r.Tags, r.SourceIPs, r.groups, r.buf = tags, ips, groups, buf
 }
 
-// getString returns the string member key of a JSON object, unescaped.
-func getString(obj []byte, key string) string {
-	v, t, _, err := jsonparser.Get(obj, key)
-	if err != nil || t != jsonparser.String {
-		return ""
-	}
-	s, _ := jsonparser.ParseString(v)
-	return s
-}
-
 var extraKey = []byte(`extra`) // no quotes: the key may be written with escapes
 
 // eachString calls fn with each string element of the JSON array arr,
@@ -299,18 +278,15 @@ func eachString(arr []byte, fn func(string)) {
 				return
 			}
 			if esc {
-				fn(unquoteString(arr[i+1 : j]))
+				fn(unquote(arr[i+1 : j]))
 			} else {
 				fn(string(arr[i+1 : j]))
 			}
 			i = j + 1
+		} else if next := skipValue(arr, i); next > i {
+			i = next // another type
 		} else {
-			// Another type: skip it with jsonparser.
-			_, _, end, err := jsonparser.Get(arr[i:])
-			if err != nil || end <= 0 {
-				return
-			}
-			i += end
+			return // not valid JSON
 		}
 		i = skipSpace(arr, i)
 		if i < len(arr) && arr[i] == ',' {
@@ -335,26 +311,19 @@ func decisionString(v []byte) string {
 	case "forbid":
 		return "forbid"
 	}
-	return unquoteString(v)
-}
-
-func unquoteString(v []byte) string {
-	s, err := jsonparser.ParseString(v)
-	if err != nil {
-		return string(v)
-	}
-	return s
+	return unquote(v)
 }
 
 // firstString returns the first element of the string array member key
 // (user.extra values are arrays of strings).
 func firstString(obj []byte, key string) string {
-	v, t, _, err := jsonparser.Get(obj, key, "[0]")
-	if err != nil || t != jsonparser.String {
-		return ""
-	}
-	s, _ := jsonparser.ParseString(v)
-	return s
+	var first []byte
+	eachElement(field(obj, key), func(v []byte) {
+		if first == nil {
+			first = v
+		}
+	})
+	return str(first)
 }
 
 // Pod returns the facts of the pod spec in the request body of a create,
