@@ -33,7 +33,8 @@ func podFacts(body []byte) (f PodFacts, ok bool) {
 }
 
 var (
-	podRiskKeys = [...][]byte{[]byte(`"privileged"`), []byte(`"hostNetwork"`), []byte(`"hostPID"`), []byte(`"hostIPC"`), []byte(`"hostPath"`)}
+	// "host covers hostNetwork, hostPID, hostIPC and hostPath.
+	podRiskKeys = [...][]byte{[]byte(`"host`), []byte(`"privileged"`)}
 	escapeU     = []byte(`\u`)
 )
 
