@@ -404,3 +404,28 @@ func TestHasStringSpecial(t *testing.T) {
 		}
 	}
 }
+
+func TestFastAndSlowStringScansAgree(t *testing.T) {
+	pieces := []string{`a`, `\"`, `\\`, `\/`, `\n`, `\u00e9`, `\ud83d\ude00`, `\x`, `\u12`, `é`, `"`, `\`, ` `, `long-plain-text-run-`}
+	rng := uint64(1)
+	for n := 0; n < 20000; n++ {
+		var sb strings.Builder
+		sb.WriteByte('"')
+		for k := 0; k < int(n%9); k++ {
+			rng = rng*6364136223846793005 + 1442695040888963407
+			sb.WriteString(pieces[(rng>>33)%uint64(len(pieces))])
+		}
+		if n%3 != 0 {
+			sb.WriteByte('"')
+		}
+		b := []byte(sb.String() + `,"x"`)
+		j1, e1, err1 := scanString(b, 0, false)
+		j2, e2, err2 := scanString(b, 0, true)
+		if (err1 == nil) != (err2 == nil) || err1 == nil && (j1 != j2 || e1 != e2) {
+			t.Fatalf("%q: slow %d %v %v, fast %d %v %v", b, j1, e1, err1, j2, e2, err2)
+		}
+	}
+	if !hasControl([]byte("abc\x01")) || hasControl([]byte(strings.Repeat("a", 100))) || !hasControl([]byte(strings.Repeat("a", 70)+"\n")) {
+		t.Error("hasControl")
+	}
+}

@@ -53,6 +53,7 @@ type parseState struct {
 	members     []memberPos
 	isList      bool
 	hasAPIGroup bool
+	noCtl       bool // Raw has no byte < 0x20: strings take the fast scan
 }
 
 // reset clears e for a new parse, keeping Raw, positions and buffers.
@@ -69,15 +70,17 @@ func (e *Event) reset() {
 func (e *Event) parse() *DecodeError {
 	e.reset()
 	b := e.Raw
-	if !utf8.Valid(b) {
+	noCtl, validUTF8 := precheck(b)
+	if !validUTF8 {
 		return &DecodeError{Pos: firstInvalidUTF8(b), Index: -1, Err: ErrUTF8}
 	}
+	e.noCtl = noCtl
 	i := skipWS(b, 0)
 	if i >= len(b) {
 		return syntaxErr(i, "empty input")
 	}
 	if b[i] != '{' {
-		end, err := skipValue(b, i, 0)
+		end, err := skipValue(b, i, 0, e.noCtl)
 		if err != nil {
 			return err
 		}
@@ -86,7 +89,7 @@ func (e *Event) parse() *DecodeError {
 		}
 		return &DecodeError{Pos: i, Index: -1, Err: ErrNotObject, Detail: "found " + jsonType(b[i])}
 	}
-	o := objScan{b: b, i: i + 1}
+	o := objScan{b: b, i: i + 1, fast: e.noCtl}
 	var typeErr *DecodeError // reported once the whole value is known to be valid JSON
 	for {
 		key, more, err := o.next()
@@ -99,14 +102,14 @@ func (e *Event) parse() *DecodeError {
 		m := topMember(key)
 		start := o.i
 		if m == numMembers {
-			o.i, err = skipValue(b, start, 1)
+			o.i, err = skipValue(b, start, 1, e.noCtl)
 		} else {
 			o.i, err = e.member(m, start)
 			if err != nil && err.Err != ErrSyntax {
 				if typeErr == nil {
 					typeErr = err
 				}
-				o.i, err = skipValue(b, start, 1)
+				o.i, err = skipValue(b, start, 1, e.noCtl)
 			}
 		}
 		if err != nil {
@@ -151,7 +154,7 @@ func (e *Event) member(m Member, i int) (int, *DecodeError) {
 	case MemberTimestamp:
 		return e.str(i, sTimestamp, "timestamp")
 	case MemberUserAgent:
-		return expectType(b, i, '"', "userAgent")
+		return e.expectType(i, '"', "userAgent")
 	case MemberUser:
 		return e.user(i)
 	case MemberObjectRef:
@@ -161,25 +164,26 @@ func (e *Event) member(m Member, i int) (int, *DecodeError) {
 	case MemberMetadata:
 		return e.metadata(i)
 	case MemberImpersonatedUser, MemberAnnotations:
-		return expectType(b, i, '{', m.String())
+		return e.expectType(i, '{', m.String())
 	case MemberSourceIPs:
-		return expectType(b, i, '[', "sourceIPs")
+		return e.expectType(i, '[', "sourceIPs")
 	case memberItems:
-		return expectType(b, i, '[', "items")
+		return e.expectType(i, '[', "items")
 	}
-	return skipValue(b, i, 1)
+	return skipValue(b, i, 1, e.noCtl)
 }
 
 // expectType validates the value at b[i] and checks it is null or starts
 // with want ('"', '{' or '[').
-func expectType(b []byte, i int, want byte, field string) (int, *DecodeError) {
+func (e *Event) expectType(i int, want byte, field string) (int, *DecodeError) {
+	b := e.Raw
 	if i < len(b) && b[i] != want && b[i] != 'n' {
-		if _, err := skipValue(b, i, 1); err != nil {
+		if _, err := skipValue(b, i, 1, e.noCtl); err != nil {
 			return i, err
 		}
 		return i, typeErr(i, field, want, b[i])
 	}
-	return skipValue(b, i, 1)
+	return skipValue(b, i, 1, e.noCtl)
 }
 
 func typeErr(i int, field string, want, got byte) *DecodeError {
@@ -191,14 +195,14 @@ func typeErr(i int, field string, want, got byte) *DecodeError {
 func (e *Event) str(i, ref int, field string) (int, *DecodeError) {
 	b := e.Raw
 	if i < len(b) && b[i] == '"' {
-		j, esc, err := scanString(b, i)
+		j, esc, err := scanString(b, i, e.noCtl)
 		if err != nil {
 			return j, err
 		}
 		e.refs[ref] = e.collect(b[i:j], esc)
 		return j, nil
 	}
-	return expectType(b, i, '"', field)
+	return e.expectType(i, '"', field)
 }
 
 // collect records the string s (with quotes) and returns its reference.
@@ -219,9 +223,9 @@ func (e *Event) collect(s []byte, esc bool) strRef {
 func (e *Event) user(i int) (int, *DecodeError) {
 	b := e.Raw
 	if i >= len(b) || b[i] != '{' {
-		return expectType(b, i, '{', "user")
+		return e.expectType(i, '{', "user")
 	}
-	o := objScan{b: b, i: i + 1}
+	o := objScan{b: b, i: i + 1, fast: e.noCtl}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -235,9 +239,9 @@ func (e *Event) user(i int) (int, *DecodeError) {
 		case `"groups"`:
 			o.i, err = e.groupList(o.i)
 		case `"extra"`:
-			o.i, err = expectType(b, o.i, '{', "user.extra")
+			o.i, err = e.expectType(o.i, '{', "user.extra")
 		default:
-			o.i, err = skipValue(b, o.i, 2)
+			o.i, err = skipValue(b, o.i, 2, e.noCtl)
 		}
 		if err != nil {
 			return o.i, err
@@ -248,7 +252,7 @@ func (e *Event) user(i int) (int, *DecodeError) {
 func (e *Event) groupList(i int) (int, *DecodeError) {
 	b := e.Raw
 	if i >= len(b) || b[i] != '[' {
-		return expectType(b, i, '[', "user.groups")
+		return e.expectType(i, '[', "user.groups")
 	}
 	e.groups = e.groups[:0]
 	i = skipWS(b, i+1)
@@ -260,12 +264,12 @@ func (e *Event) groupList(i int) (int, *DecodeError) {
 			return i, syntaxErr(i, "unexpected end of input in array")
 		}
 		if b[i] != '"' {
-			if _, err := skipValue(b, i, 3); err != nil {
+			if _, err := skipValue(b, i, 3, e.noCtl); err != nil {
 				return i, err
 			}
 			return i, typeErr(i, "user.groups", '"', b[i])
 		}
-		j, esc, err := scanString(b, i)
+		j, esc, err := scanString(b, i, e.noCtl)
 		if err != nil {
 			return j, err
 		}
@@ -290,10 +294,10 @@ func (e *Event) objectRef(i int) (int, *DecodeError) {
 		if i < len(b) && b[i] == 'n' {
 			return scanLiteral(b, i, "null")
 		}
-		return expectType(b, i, '{', "objectRef")
+		return e.expectType(i, '{', "objectRef")
 	}
 	e.HasObjectRef = true
-	o := objScan{b: b, i: i + 1}
+	o := objScan{b: b, i: i + 1, fast: e.noCtl}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -316,9 +320,9 @@ func (e *Event) objectRef(i int) (int, *DecodeError) {
 		case `"subresource"`:
 			o.i, err = e.str(o.i, sSubresource, "objectRef.subresource")
 		case `"resourceVersion"`:
-			o.i, err = expectType(b, o.i, '"', "objectRef.resourceVersion")
+			o.i, err = e.expectType(o.i, '"', "objectRef.resourceVersion")
 		default:
-			o.i, err = skipValue(b, o.i, 2)
+			o.i, err = skipValue(b, o.i, 2, e.noCtl)
 		}
 		if err != nil {
 			return o.i, err
@@ -329,9 +333,9 @@ func (e *Event) objectRef(i int) (int, *DecodeError) {
 func (e *Event) responseStatus(i int) (int, *DecodeError) {
 	b := e.Raw
 	if i >= len(b) || b[i] != '{' {
-		return expectType(b, i, '{', "responseStatus")
+		return e.expectType(i, '{', "responseStatus")
 	}
-	o := objScan{b: b, i: i + 1}
+	o := objScan{b: b, i: i + 1, fast: e.noCtl}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -340,7 +344,7 @@ func (e *Event) responseStatus(i int) (int, *DecodeError) {
 		if string(key) == `"code"` && o.i < len(b) && b[o.i] != 'n' {
 			start := o.i
 			if b[start] != '-' && (b[start] < '0' || b[start] > '9') {
-				if _, err := skipValue(b, start, 2); err != nil {
+				if _, err := skipValue(b, start, 2, e.noCtl); err != nil {
 					return start, err
 				}
 				return start, typeErr(start, "responseStatus.code", '0', b[start])
@@ -355,7 +359,7 @@ func (e *Event) responseStatus(i int) (int, *DecodeError) {
 			e.ResponseCode = code
 			continue
 		}
-		if o.i, err = skipValue(b, o.i, 2); err != nil {
+		if o.i, err = skipValue(b, o.i, 2, e.noCtl); err != nil {
 			return o.i, err
 		}
 	}
@@ -364,9 +368,9 @@ func (e *Event) responseStatus(i int) (int, *DecodeError) {
 func (e *Event) metadata(i int) (int, *DecodeError) {
 	b := e.Raw
 	if i >= len(b) || b[i] != '{' {
-		return expectType(b, i, '{', "metadata")
+		return e.expectType(i, '{', "metadata")
 	}
-	o := objScan{b: b, i: i + 1}
+	o := objScan{b: b, i: i + 1, fast: e.noCtl}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -375,7 +379,7 @@ func (e *Event) metadata(i int) (int, *DecodeError) {
 		if string(key) == `"creationTimestamp"` {
 			o.i, err = e.str(o.i, sCreationTimestamp, "metadata.creationTimestamp")
 		} else {
-			o.i, err = skipValue(b, o.i, 2)
+			o.i, err = skipValue(b, o.i, 2, e.noCtl)
 		}
 		if err != nil {
 			return o.i, err
@@ -489,7 +493,8 @@ func firstNonEmpty(a, b string) string {
 // objScan iterates over the members of a JSON object.
 type objScan struct {
 	b        []byte
-	i        int // after '{' initially; then after each value
+	fast     bool // no control bytes in b: see hasControl
+	i        int  // after '{' initially; then after each value
 	n        int
 	keyStart int
 }
@@ -519,7 +524,7 @@ func (o *objScan) next() (key []byte, more bool, err *DecodeError) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, false, syntaxErr(i, "expected object key")
 	}
-	j, esc, serr := scanString(b, i)
+	j, esc, serr := scanString(b, i, o.fast)
 	if serr != nil {
 		return nil, false, serr
 	}

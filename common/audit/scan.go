@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -65,9 +66,50 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
+// precheck validates b as UTF-8 and reports whether it is free of control
+// bytes, in one pass over the printable-ASCII prefix (usually all of it).
+func precheck(b []byte) (noCtl, validUTF8 bool) {
+	i := 0
+	for ; i+16 <= len(b); i += 16 {
+		x0 := binary.LittleEndian.Uint64(b[i:])
+		x1 := binary.LittleEndian.Uint64(b[i+8:])
+		if (x0|x1|(x0-ctl)&^x0|(x1-ctl)&^x1)&msb != 0 {
+			break
+		}
+	}
+	rest := b[i:]
+	return !hasControl(rest), utf8.Valid(rest)
+}
+
+// hasControl reports whether b holds a byte below 0x20. Compact JSON from
+// the apiserver holds none; then strings need no control-byte check.
+func hasControl(b []byte) bool {
+	i := 0
+	for ; i+32 <= len(b); i += 32 {
+		x0 := binary.LittleEndian.Uint64(b[i:])
+		x1 := binary.LittleEndian.Uint64(b[i+8:])
+		x2 := binary.LittleEndian.Uint64(b[i+16:])
+		x3 := binary.LittleEndian.Uint64(b[i+24:])
+		if ((x0-ctl)&^x0|(x1-ctl)&^x1|(x2-ctl)&^x2|(x3-ctl)&^x3)&msb != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
 // scanString validates the string starting at b[i] == '"' and returns the
-// index after its closing quote and whether it contains escapes.
-func scanString(b []byte, i int) (int, bool, *DecodeError) {
+// index after its closing quote and whether it contains escapes. fast
+// promises that b holds no control bytes, so the closing quote and the
+// backslashes are found with bytes.IndexByte.
+func scanString(b []byte, i int, fast bool) (int, bool, *DecodeError) {
+	if fast {
+		return scanStringFast(b, i)
+	}
 	start := i
 	i++
 	escaped := false
@@ -97,6 +139,62 @@ func scanString(b []byte, i int) (int, bool, *DecodeError) {
 			}
 		default:
 			return i, escaped, syntaxErr(i, "control character in string")
+		}
+	}
+}
+
+func scanStringFast(b []byte, i int) (int, bool, *DecodeError) {
+	start := i
+	escaped := false
+	i++
+	for {
+		// Find the next '"' or '\\': eight bytes at a time for the first 32
+		// bytes (most strings are short keys and values), then IndexByte.
+		j, n := i, 0
+		for ; n < 4 && j+8 <= len(b); n++ {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q, s := x^quote, x^bslsh
+			if ((q-lsb)&^q|(s-lsb)&^s)&msb != 0 {
+				break
+			}
+			j += 8
+		}
+		if n == 4 {
+			k := bytes.IndexByte(b[j:], '"')
+			if k < 0 {
+				return len(b), escaped, syntaxErr(start, "unterminated string")
+			}
+			if bs := bytes.IndexByte(b[j:j+k], '\\'); bs >= 0 {
+				j += bs
+			} else {
+				j += k
+			}
+		} else {
+			for j < len(b) && b[j] != '"' && b[j] != '\\' {
+				j++
+			}
+			if j >= len(b) {
+				return len(b), escaped, syntaxErr(start, "unterminated string")
+			}
+		}
+		if b[j] == '"' {
+			return j + 1, escaped, nil
+		}
+		escaped = true
+		i = j
+		if i+1 >= len(b) {
+			return i, escaped, syntaxErr(i, "unterminated string")
+		}
+		switch b[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
+				return i, escaped, syntaxErr(i, "invalid \\u escape")
+			}
+			i += 6
+		default:
+			return i, escaped, syntaxErr(i, "invalid escape in string")
 		}
 	}
 }
@@ -231,18 +329,18 @@ func scanLiteral(b []byte, i int, lit string) (int, *DecodeError) {
 // and returns the index after it. depth is the nesting level of b[i]. It is
 // an iterative state machine with an explicit stack of container kinds
 // (one bit per level), so skipping large bodies costs no call per value.
-func skipValue(b []byte, i, depth int) (int, *DecodeError) {
+func skipValue(b []byte, i, depth int, fast bool) (int, *DecodeError) {
 	var stack [maxDepth/64 + 1]uint64 // bit set: object; clear: array
-	level := 0                         // open containers
+	level := 0                        // open containers
+	obj := false                      // the innermost open container is an object
 	var err *DecodeError
-	isObj := func() bool { return stack[(level-1)>>6]&(1<<((level-1)&63)) != 0 }
 value:
 	if i >= len(b) {
 		return i, syntaxErr(i, "unexpected end of input")
 	}
 	switch c := b[i]; {
 	case c == '"':
-		if i, _, err = scanString(b, i); err != nil {
+		if i, _, err = scanString(b, i, fast); err != nil {
 			return i, err
 		}
 	case c == '{' || c == '[':
@@ -250,21 +348,19 @@ value:
 			return i, syntaxErr(i, "nesting too deep")
 		}
 		w, bit := level>>6, uint64(1)<<(level&63)
-		if c == '{' {
-			stack[w] |= bit
-		} else {
-			stack[w] &^= bit
-		}
-		level++
 		i = skipWS(b, i+1)
 		if i < len(b) && (b[i] == '}' && c == '{' || b[i] == ']' && c == '[') {
 			i++
-			level--
 			break
 		}
+		level++
 		if c == '{' {
+			stack[w] |= bit
+			obj = true
 			goto key
 		}
+		stack[w] &^= bit
+		obj = false
 		goto value
 	case c == '-' || '0' <= c && c <= '9':
 		if i, err = scanNumber(b, i); err != nil {
@@ -289,12 +385,12 @@ value:
 	for level > 0 {
 		i = skipWS(b, i)
 		if i >= len(b) {
-			if isObj() {
+			if obj {
 				return i, syntaxErr(i, "unexpected end of input in object")
 			}
 			return i, syntaxErr(i, "unexpected end of input in array")
 		}
-		switch c, obj := b[i], isObj(); {
+		switch c := b[i]; {
 		case c == ',':
 			i = skipWS(b, i+1)
 			if obj {
@@ -304,6 +400,9 @@ value:
 		case c == '}' && obj, c == ']' && !obj:
 			i++
 			level--
+			if level > 0 {
+				obj = stack[(level-1)>>6]&(1<<((level-1)&63)) != 0
+			}
 		case obj:
 			return i, syntaxErr(i, "expected ',' or '}' in object")
 		default:
@@ -315,7 +414,7 @@ key:
 	if i >= len(b) || b[i] != '"' {
 		return i, syntaxErr(i, "expected object key")
 	}
-	if i, _, err = scanString(b, i); err != nil {
+	if i, _, err = scanString(b, i, fast); err != nil {
 		return i, err
 	}
 	i = skipWS(b, i)
@@ -365,7 +464,7 @@ func arrayElements(b []byte, at int, items [][2]int) ([][2]int, *DecodeError) {
 	for {
 		start := i
 		var err *DecodeError
-		if i, err = skipValue(b, i, 1); err != nil {
+		if i, err = skipValue(b, i, 1, false); err != nil {
 			return items, err
 		}
 		items = append(items, [2]int{start, i})
