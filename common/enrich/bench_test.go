@@ -29,10 +29,11 @@ func BenchmarkEnrich(b *testing.B) {
 	e := mustNew(b, DefaultConfig())
 	var r Result
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		e.Enrich(evs[i%len(evs)], &r)
 	}
+	cpu.report(b)
 }
 
 // BenchmarkEnrichReadBySystem is the common path: a list by a control-plane
@@ -42,10 +43,11 @@ func BenchmarkEnrichReadBySystem(b *testing.B) {
 	e := mustNew(b, DefaultConfig())
 	var r Result
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		e.Enrich(ev, &r)
 	}
+	cpu.report(b)
 }
 
 // BenchmarkAttributes builds the flat attribute map as sink fields.

@@ -51,6 +51,17 @@ func skipValue(b []byte, i int) int {
 // skipString returns the index just past the string whose quote is b[i].
 func skipString(b []byte, i int) int {
 	j := i + 1
+	// Most strings (keys, names) are short: look at the first bytes
+	// directly before paying for a vectorised search.
+	for end := min(j+24, len(b)); j < end; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			goto slow
+		}
+	}
+slow:
 	for {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
@@ -189,9 +200,40 @@ func rawStr(v []byte) []byte {
 
 // unquote returns the string content raw unescaped.
 func unquote(raw []byte) string {
-	if bytes.IndexByte(raw, '\\') < 0 {
+	i := bytes.IndexByte(raw, '\\')
+	if i < 0 {
 		return string(raw)
 	}
+	// Fast path for the common escapes (\" \\ \/ \n \t); \u goes to jsonparser.
+	buf := make([]byte, 0, len(raw))
+	buf = append(buf, raw[:i]...)
+	for ; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			buf = append(buf, c)
+			continue
+		}
+		if i+1 >= len(raw) {
+			return string(raw)
+		}
+		i++
+		switch raw[i] {
+		case '"', '\\', '/':
+			buf = append(buf, raw[i])
+		case 'n':
+			buf = append(buf, '\n')
+		case 't':
+			buf = append(buf, '\t')
+		case 'r':
+			buf = append(buf, '\r')
+		default:
+			return unquoteSlow(raw)
+		}
+	}
+	return string(buf)
+}
+
+func unquoteSlow(raw []byte) string {
 	s, err := jsonparser.ParseString(raw)
 	if err != nil {
 		return string(raw)

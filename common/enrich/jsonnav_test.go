@@ -44,3 +44,15 @@ func FuzzJSONNav(f *testing.F) {
 		configMapHasCredentials(b)
 	})
 }
+
+func TestUnquote(t *testing.T) {
+	for raw, want := range map[string]string{
+		`plain`: "plain", `a\"b`: `a"b`, `a\\b`: `a\b`, `a\/b`: "a/b", `x\ny\tz\r`: "x\ny\tz\r",
+		`\u00e9t\u00e9`: "été", `\ud83d\ude00`: "😀", `mixed \" and \u0041`: `mixed " and A`,
+		`RBAC: allowed by ClusterRoleBinding \"x\" of ClusterRole \"y\" to User \"z\"`: `RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "y" to User "z"`,
+	} {
+		if got := unquote([]byte(raw)); got != want {
+			t.Errorf("unquote(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
