@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -24,9 +24,9 @@ import (
 
 	"github.com/auditlane/auditlane/common/sink/cloudwatch"
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
+	"github.com/auditlane/auditlane/otelcol/exporter/k8sauditcloudwatchexporter/internal/metadata"
 	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
 	"github.com/auditlane/auditlane/otelcol/internal/audittest"
-	"github.com/auditlane/auditlane/otelcol/exporter/k8sauditcloudwatchexporter/internal/metadata"
 )
 
 const group, stream = "/k8s/test/audit", "apiserver"

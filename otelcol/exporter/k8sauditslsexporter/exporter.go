@@ -43,4 +43,3 @@ func (e *logsExporter) push(ctx context.Context, ld plog.Logs) error {
 	_, err := auditotel.Deliver(ctx, e.writer, ld, e.set.Logger, "k8saudit_sls")
 	return err
 }
-
