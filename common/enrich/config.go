@@ -24,33 +24,32 @@ const (
 type Config struct {
 	// ClusterName (cluster_name) and ClusterID (cluster_id) are copied to
 	// every event when set.
-	ClusterName string
-	ClusterID   string
+	ClusterName string `yaml:"cluster_name" json:"cluster_name" mapstructure:"cluster_name"`
+	ClusterID   string `yaml:"cluster_id" json:"cluster_id" mapstructure:"cluster_id"`
 	// Provider (provider) is one of eks, ack, gke, aks, self-managed, or ""
 	// to detect it from hints (eks: users, aws-iam-authenticator uids, ...).
-	Provider string
-
+	Provider string `yaml:"provider" json:"provider" mapstructure:"provider"`
 	// Identity (enrich_identity): user kind, effective user under
 	// impersonation, service account and node names, cloud principal.
-	Identity bool
+	Identity bool `yaml:"enrich_identity" json:"enrich_identity" mapstructure:"enrich_identity"`
 	// Request (enrich_request): latency, response class, resource path,
 	// read/write, parsed user agent.
-	Request bool
+	Request bool `yaml:"enrich_request" json:"enrich_request" mapstructure:"enrich_request"`
 	// Authz (enrich_authz): authorization decision and reason, RBAC binding
 	// and role.
-	Authz bool
+	Authz bool `yaml:"enrich_authz" json:"enrich_authz" mapstructure:"enrich_authz"`
 	// Network (enrich_network): class of each source IP.
-	Network bool
+	Network bool `yaml:"enrich_network" json:"enrich_network" mapstructure:"enrich_network"`
 	// RiskTags (risk_tags): evaluate the rule table.
-	RiskTags bool
+	RiskTags bool `yaml:"risk_tags" json:"risk_tags" mapstructure:"risk_tags"`
 	// RiskRulesDisable (risk_rules_disable) names built-in rules to skip.
-	RiskRulesDisable []string
+	RiskRulesDisable []string `yaml:"risk_rules_disable" json:"risk_rules_disable" mapstructure:"risk_rules_disable"`
 	// RiskRules (risk_rules) adds simple field-match rules.
-	RiskRules []RuleConfig
+	RiskRules []RuleConfig `yaml:"risk_rules" json:"risk_rules" mapstructure:"risk_rules"`
 	// Annotations (enrich_annotations): whether shaping should put the
 	// derived values into the event as auditlane.io/* annotations. The
 	// Enricher itself always fills Result; this flag is read by callers.
-	Annotations bool
+	Annotations bool `yaml:"enrich_annotations" json:"enrich_annotations" mapstructure:"enrich_annotations"`
 }
 
 // DefaultConfig returns a Config with every part enabled, provider
@@ -74,14 +73,14 @@ func DefaultConfig() Config {
 // absent or empty field and "!" therefore requires one.
 type RuleConfig struct {
 	// Name (risk_rules[i].name): the tag, kebab-case.
-	Name string
+	Name string `yaml:"name" json:"name" mapstructure:"name"`
 	// Severity (risk_rules[i].severity): info, low, medium, high, critical.
 	// Empty means medium.
-	Severity string
+	Severity string `yaml:"severity" json:"severity" mapstructure:"severity"`
 	// Description (risk_rules[i].description) is free text.
-	Description string
+	Description string `yaml:"description" json:"description" mapstructure:"description"`
 	// Match (risk_rules[i].match) maps field names to alternatives.
-	Match map[string][]string
+	Match map[string][]string `yaml:"match" json:"match" mapstructure:"match"`
 }
 
 // MatchFields lists the field names a RuleConfig may match on.

@@ -142,9 +142,10 @@ var SensitiveQueryParams = []string{
 	"x-amz-security-token", "x-amz-signature", "x-amz-credential", "signature", "sig",
 }
 
-// RedactQuery returns uri with the values of sensitive query parameters,
-// and of any parameter whose value looks like a JWT, replaced by REDACTED.
-// changed is false (and uri returned as is) when nothing matched.
+// RedactQuery appends uri to dst with the values of sensitive query
+// parameters, and of any parameter whose value looks like a JWT, replaced by
+// REDACTED, and reports how many it replaced. When n is 0 the appended text
+// equals uri.
 func RedactQuery(dst []byte, uri string) (out []byte, n int) {
 	q := strings.IndexByte(uri, '?')
 	if q < 0 {

@@ -52,17 +52,17 @@ type Config struct {
 	// apiserver's truncate backend; if still too large, their largest
 	// strings are shortened with a visible marker; if even that fails,
 	// Shape returns ErrTooLarge.
-	MaxEventSize int
+	MaxEventSize int `yaml:"max_event_size" json:"max_event_size" mapstructure:"max_event_size"`
 	// RedactSecrets (redact_secrets) replaces Secret data and stringData
 	// values, kubectl's last-applied-configuration on Secrets, TokenRequest
 	// and TokenReview tokens with "REDACTED", even when the policy keeps
 	// the bodies.
-	RedactSecrets bool
+	RedactSecrets bool `yaml:"redact_secrets" json:"redact_secrets" mapstructure:"redact_secrets"`
 	// RedactQueryTokens (redact_query_tokens) replaces the values of
 	// token-like query parameters in requestURI.
-	RedactQueryTokens bool
+	RedactQueryTokens bool `yaml:"redact_query_tokens" json:"redact_query_tokens" mapstructure:"redact_query_tokens"`
 	// Layout (layout): json (default when empty), sls or attributes.
-	Layout Layout
+	Layout Layout `yaml:"layout" json:"layout" mapstructure:"layout"`
 }
 
 // Validate reports the first configuration error, naming the key.
