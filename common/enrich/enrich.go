@@ -61,8 +61,10 @@ type Result struct {
 	groups []string
 	// Composite values, built on first use by each.
 	latencyStr, bindingStr, roleStr, addrsStr, classesStr, tagsStr, codeStr string
-	buf                                                                     []byte
-	ctx                                                                     Context
+	// strs is kept across events (reset leaves it).
+	strs *internCache
+	buf  []byte
+	ctx  Context
 }
 
 type parts struct {
@@ -156,7 +158,7 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 	id.Kind, id.ServiceAccountNamespace, id.ServiceAccountName, id.NodeName = ClassifyUser(id.User, id.Groups)
 
-	out.UserAgent = str(ev.Value(audit.MemberUserAgent))
+	out.UserAgent = out.strs.get(rawStr(ev.Value(audit.MemberUserAgent)))
 
 	// The cloud principal is that of the authenticated caller (the
 	// impersonator, when impersonating): its credentials made the call.
@@ -166,7 +168,7 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 	var arn, canonical string
 	if extra != nil {
-		arn, canonical = firstString(extra, "arn"), firstString(extra, "canonicalArn")
+		arn, canonical = out.firstString(extra, "arn"), out.firstString(extra, "canonicalArn")
 	}
 	out.Provider = e.cfg.Provider
 	if out.Provider == ProviderAuto {
@@ -183,11 +185,11 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 	if e.parts.identity {
 		if arn != "" || canonical != "" {
-			pid := firstString(extra, "principalId")
+			pid := out.firstString(extra, "principalId")
 			if pid == "" {
-				pid = firstString(extra, "sigs.k8s.io/aws-iam-authenticator/principalId")
+				pid = out.firstString(extra, "sigs.k8s.io/aws-iam-authenticator/principalId")
 			}
-			awsPrincipal(&out.Principal, arn, canonical, firstString(extra, "sessionName"), firstString(extra, "accessKeyId"), pid)
+			awsPrincipal(&out.Principal, arn, canonical, out.firstString(extra, "sessionName"), out.firstString(extra, "accessKeyId"), pid)
 		} else if out.Provider == ProviderACK {
 			ramPrincipal(&out.Principal, ev.User.Username)
 		}
@@ -202,7 +204,7 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 		if ev.HasObjectRef && ev.ObjectRef.Resource != "" {
 			r := ev.ObjectRef
 			out.buf = AppendResourcePath(out.buf[:0], r.APIGroup, r.Resource, r.Namespace, r.Name, r.Subresource)
-			out.Resource = string(out.buf)
+			out.Resource = out.strs.plain(out.buf)
 		}
 		out.UA = ParseUserAgent(out.UserAgent)
 	}
@@ -213,7 +215,7 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 			case keyIs(k, AnnotationDecision):
 				out.Decision = decisionString(rawStr(v))
 			case keyIs(k, AnnotationReason):
-				out.Reason = unquote(rawStr(v))
+				out.Reason = out.strs.get(rawStr(v))
 			}
 			return true
 		})
@@ -223,8 +225,11 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 
 	if ips := ev.Value(audit.MemberSourceIPs); len(ips) > 0 {
-		eachString(ips, func(v string) {
-			out.SourceIPs = append(out.SourceIPs, SourceIP{Addr: v, Class: ClassifyIP(v)})
+		eachElement(ips, func(v []byte) {
+			if raw := rawStr(v); raw != nil {
+				a := out.strs.get(raw)
+				out.SourceIPs = append(out.SourceIPs, SourceIP{Addr: a, Class: ClassifyIP(a)})
+			}
 		})
 	}
 
@@ -245,9 +250,12 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 }
 
 func (r *Result) reset() {
-	tags, ips, groups, buf := r.Tags[:0], r.SourceIPs[:0], r.groups[:0], r.buf[:0]
+	tags, ips, groups, buf, strs := r.Tags[:0], r.SourceIPs[:0], r.groups[:0], r.buf[:0], r.strs
 	*r = Result{}
-	r.Tags, r.SourceIPs, r.groups, r.buf = tags, ips, groups, buf
+	r.Tags, r.SourceIPs, r.groups, r.buf, r.strs = tags, ips, groups, buf, strs
+	if r.strs == nil {
+		r.strs = new(internCache)
+	}
 }
 
 var extraKey = []byte(`extra`) // no quotes: the key may be written with escapes
@@ -316,14 +324,14 @@ func decisionString(v []byte) string {
 
 // firstString returns the first element of the string array member key
 // (user.extra values are arrays of strings).
-func firstString(obj []byte, key string) string {
+func (r *Result) firstString(obj []byte, key string) string {
 	var first []byte
 	eachElement(field(obj, key), func(v []byte) {
 		if first == nil {
 			first = v
 		}
 	})
-	return str(first)
+	return r.strs.get(rawStr(first))
 }
 
 // Pod returns the facts of the pod spec in the request body of a create,

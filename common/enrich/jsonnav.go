@@ -2,6 +2,8 @@ package enrich
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 
 	"github.com/buger/jsonparser"
 )
@@ -49,34 +51,34 @@ func skipValue(b []byte, i int) int {
 }
 
 // skipString returns the index just past the string whose quote is b[i].
+// It looks at eight bytes at a time for a quote or a backslash.
 func skipString(b []byte, i int) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
 	j := i + 1
-	// Most strings (keys, names) are short: look at the first bytes
-	// directly before paying for a vectorised search.
-	for end := min(j+24, len(b)); j < end; j++ {
+	for j+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[j:])
+		q := w ^ (lsb * '"')
+		s := w ^ (lsb * '\\')
+		if m := ((q-lsb)&^q | (s-lsb)&^s) & msb; m != 0 {
+			k := j + bits.TrailingZeros64(m)/8 // the lowest match is exact
+			if b[k] == '"' {
+				return k + 1
+			}
+			j = k + 2 // skip the escaped character
+			continue
+		}
+		j += 8
+	}
+	for j < len(b) {
 		switch b[j] {
 		case '"':
 			return j + 1
 		case '\\':
-			goto slow
-		}
-	}
-slow:
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return len(b)
-		}
-		j += k
-		n := 0
-		for p := j - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1
+			j++
 		}
 		j++
 	}
+	return len(b)
 }
 
 // eachMember calls fn with the raw key (between the quotes) and the raw
@@ -204,22 +206,18 @@ func unquote(raw []byte) string {
 	if i < 0 {
 		return string(raw)
 	}
-	// Fast path for the common escapes (\" \\ \/ \n \t); \u goes to jsonparser.
+	// Fast path for the common escapes (\" \\ \/ \n \t \r); \u goes to
+	// jsonparser.
+	orig := raw
 	buf := make([]byte, 0, len(raw))
-	buf = append(buf, raw[:i]...)
-	for ; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			buf = append(buf, c)
-			continue
-		}
+	for {
+		buf = append(buf, raw[:i]...)
 		if i+1 >= len(raw) {
-			return string(raw)
+			return string(orig)
 		}
-		i++
-		switch raw[i] {
+		switch c := raw[i+1]; c {
 		case '"', '\\', '/':
-			buf = append(buf, raw[i])
+			buf = append(buf, c)
 		case 'n':
 			buf = append(buf, '\n')
 		case 't':
@@ -227,10 +225,14 @@ func unquote(raw []byte) string {
 		case 'r':
 			buf = append(buf, '\r')
 		default:
-			return unquoteSlow(raw)
+			return unquoteSlow(orig)
+		}
+		raw = raw[i+2:]
+		if i = bytes.IndexByte(raw, '\\'); i < 0 {
+			buf = append(buf, raw...)
+			return bytesToString(buf) // buf is ours and never changes again
 		}
 	}
-	return string(buf)
 }
 
 func unquoteSlow(raw []byte) string {

@@ -56,3 +56,42 @@ func TestUnquote(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipString(t *testing.T) {
+	for _, s := range []string{`""`, `"a"`, `"abcdefgh"`, `"abcdefghijklmnop"`, `"a\"b"`, `"abcdefg\"hijklmn\\"`, `"\\\\\\\\\\\\\\\\"`,
+		`"0123456\\"`, `"01234567\\"`, `"\"\"\"\"\"\"\"\"\""`, `"日本語のテキスト\u00e9"`} {
+		for pad := 0; pad < 9; pad++ {
+			b := []byte(strings.Repeat(" ", pad) + s + `,"next"`)
+			if got := skipString(b, pad); got != pad+len(s) {
+				t.Errorf("skipString(%s, pad %d) = %d, want %d", s, pad, got, pad+len(s))
+			}
+		}
+	}
+	if got := skipString([]byte(`"unterminated\"`), 0); got != 15 {
+		t.Errorf("unterminated: %d", got)
+	}
+}
+
+func TestInternCache(t *testing.T) {
+	var c internCache
+	a := c.get([]byte(`a\"b`))
+	if a != `a"b` || c.get([]byte(`a\"b`)) != `a"b` {
+		t.Fatalf("get: %q", a)
+	}
+	if p := c.plain([]byte(`a\"b`)); p != `a\"b` {
+		t.Fatalf("plain after get: %q", p)
+	}
+	if g := c.get([]byte(`a\"b`)); g != `a"b` {
+		t.Fatalf("get after plain: %q", g)
+	}
+	// Many distinct values: every lookup still returns the right string.
+	for i := 0; i < 1000; i++ {
+		s := strings.Repeat("x", i%700) + string(rune('a'+i%26))
+		if got := c.get([]byte(s)); got != s {
+			t.Fatalf("get(%q) = %q", s, got)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { c.get([]byte("kubectl/v1.25.4 (darwin/amd64) kubernetes/872a965")) }); allocs != 0 {
+		t.Errorf("repeated get allocates %v times", allocs)
+	}
+}
