@@ -2,9 +2,12 @@ package enrich
 
 import (
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditlane/auditlane/common/audit"
 )
 
 // TestEKSSeedEvents checks every derived field on the events of the EKS
@@ -459,4 +462,57 @@ func TestEachString(t *testing.T) {
 			t.Errorf("eachString(%s) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestAppendAnnotationsJSONMatchesAnnotations: the direct writer and the
+// emit-based listing agree, in order, on every fixture event.
+func TestAppendAnnotationsJSONMatchesAnnotations(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ClusterName, cfg.ClusterID = `we"ird\name`, "id"
+	e := mustNew(t, cfg)
+	var r Result
+	evs := benchCorpusT(t)
+	evs = append(evs, variant(t, "falco-k8s-audit/exec_pod.json", `"sourceIPs":["192.168.99.1"]`, `"sourceIPs":["203.0.113.9","10.0.0.1"]`))
+	for _, ev := range evs {
+		e.Enrich(ev, &r)
+		var want []byte
+		n := 0
+		r.Annotations(func(k, v string) {
+			if n > 0 {
+				want = append(want, ',')
+			}
+			n++
+			want = audit.AppendQuote(want, k)
+			want = append(want, ':')
+			want = audit.AppendQuote(want, v)
+		})
+		got, m := r.AppendAnnotationsJSON(nil, false)
+		if string(got) != string(want) || m != n {
+			t.Fatalf("%s:\n got %s (%d)\nwant %s (%d)", ev.AuditID, got, m, want, n)
+		}
+		got, _ = r.AppendAnnotationsJSON([]byte("x"), true)
+		if n > 0 && string(got) != "x,"+string(want) {
+			t.Fatalf("comma: %s", got)
+		}
+	}
+	for _, d := range []time.Duration{0, 1500 * time.Microsecond, 10 * time.Microsecond, 26491 * time.Microsecond, time.Second, 100 * time.Microsecond} {
+		if got := string(appendMillis(nil, d)); got != FormatMillis(d) {
+			t.Errorf("appendMillis(%v) = %s, FormatMillis %s", d, got, FormatMillis(d))
+		}
+	}
+}
+
+func benchCorpusT(t *testing.T) []*audit.Event {
+	var evs []*audit.Event
+	for _, pat := range []string{"falco-k8s-audit/*.json", "audit2rbac/*.log", "seeds/*.jsonl"} {
+		files, _ := filepath.Glob(filepath.Join("testdata", pat))
+		for _, f := range files {
+			if filepath.Base(f) == "fal_01_003.json" {
+				continue
+			}
+			rel, _ := filepath.Rel("testdata", f)
+			evs = append(evs, loadEvents(t, rel)...)
+		}
+	}
+	return evs
 }

@@ -3,6 +3,7 @@ package enrich
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/sink"
@@ -104,23 +105,133 @@ func (r *Result) Annotations(emit func(key, value string)) {
 // AppendAnnotationsJSON appends the auditlane.io/* annotations to dst as
 // JSON object members ("key":"value" pairs separated by commas, without
 // braces), starting with a comma when comma is true. It reports how many
-// members it wrote.
+// members it wrote. It writes the same entries, in the same order, as
+// Annotations, without building intermediate strings.
 func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
-	n := 0
-	r.each(func(ann, _ string, v string) {
-		if ann == "" {
-			return
+	w := annWriter{dst: dst, comma: comma}
+	w.add(AnnClusterName, r.ClusterName)
+	w.add(AnnClusterID, r.ClusterID)
+	w.add(AnnProvider, r.Provider)
+	if r.parts.identity {
+		id := &r.Identity
+		w.add(AnnUserKind, id.Kind.String())
+		if id.Impersonator != "" {
+			w.add(AnnEffectiveUser, id.User)
 		}
-		if comma || n > 0 {
-			dst = append(dst, ',')
+		w.add(AnnSANamespace, id.ServiceAccountNamespace)
+		w.add(AnnSAName, id.ServiceAccountName)
+		w.add(AnnNodeName, id.NodeName)
+		p := &r.Principal
+		w.add(AnnAccountID, p.AccountID)
+		w.add(AnnPrincipalType, p.Type)
+		w.add(AnnPrincipalARN, p.ARN)
+		w.add(AnnPrincipalName, p.Name)
+		w.add(AnnPrincipalID, firstNonEmpty(p.ID, p.PrincipalID))
+		w.add(AnnSessionName, p.SessionName)
+		w.add(AnnAccessKeyID, p.AccessKeyID)
+	}
+	if r.parts.request {
+		w.add(AnnResource, r.Resource)
+		w.add(AnnAccess, r.Access)
+		w.add(AnnResponseClass, r.ResponseClass)
+		if r.HasLatency {
+			w.key(AnnLatencyMS)
+			w.dst = append(appendMillis(append(w.dst, '"'), r.Latency), '"')
 		}
-		n++
-		dst = append(dst, '"')
-		dst = append(dst, ann...) // keys are constants that need no escaping
-		dst = append(dst, '"', ':')
-		dst = audit.AppendQuote(dst, v)
-	})
-	return dst, n
+		w.add(AnnUAClient, r.UA.Client)
+		w.add(AnnUAVersion, r.UA.Version)
+		w.add(AnnUAOS, r.UA.OS)
+		w.add(AnnUAArch, r.UA.Arch)
+	}
+	if r.parts.authz && r.HasRBAC {
+		w.add2(AnnRBACBinding, r.RBAC.BindingKind, r.RBAC.BindingName)
+		w.add2(AnnRBACRole, r.RBAC.RoleKind, r.RBAC.RoleName)
+	}
+	if r.parts.network && len(r.SourceIPs) > 0 {
+		w.key(AnnSourceIPClass)
+		w.dst = append(w.dst, '"')
+		for i := range r.SourceIPs {
+			if i > 0 {
+				w.dst = append(w.dst, ',')
+			}
+			w.dst = append(w.dst, r.SourceIPs[i].Class...)
+		}
+		w.dst = append(w.dst, '"')
+	}
+	if r.parts.risk && len(r.Tags) > 0 {
+		w.key(AnnRiskTags)
+		w.dst = append(w.dst, '"')
+		for i, t := range r.Tags {
+			if i > 0 {
+				w.dst = append(w.dst, ',')
+			}
+			w.dst = appendEscaped(w.dst, t)
+		}
+		w.dst = append(w.dst, '"')
+		w.add(AnnRiskSeverity, r.Severity.String())
+	}
+	return w.dst, w.n
+}
+
+// annWriter appends "key":"value" members.
+type annWriter struct {
+	dst   []byte
+	n     int
+	comma bool
+}
+
+// key starts a member; keys are constants that need no escaping.
+func (w *annWriter) key(k string) {
+	if w.comma || w.n > 0 {
+		w.dst = append(w.dst, ',')
+	}
+	w.n++
+	w.dst = append(w.dst, '"')
+	w.dst = append(w.dst, k...)
+	w.dst = append(w.dst, '"', ':')
+}
+
+func (w *annWriter) add(k, v string) {
+	if v != "" {
+		w.key(k)
+		w.dst = audit.AppendQuote(w.dst, v)
+	}
+}
+
+// add2 writes a+"/"+b.
+func (w *annWriter) add2(k, a, b string) {
+	w.key(k)
+	w.dst = append(w.dst, '"')
+	w.dst = appendEscaped(w.dst, a)
+	w.dst = append(w.dst, '/')
+	w.dst = appendEscaped(w.dst, b)
+	w.dst = append(w.dst, '"')
+}
+
+// appendEscaped appends s JSON-escaped, without quotes.
+func appendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			n := len(dst)
+			dst = audit.AppendQuote(dst, s)
+			copy(dst[n:], dst[n+1:len(dst)-1])
+			return dst[:len(dst)-2]
+		}
+	}
+	return append(dst, s...)
+}
+
+// appendMillis appends d in milliseconds as FormatMillis writes it.
+func appendMillis(dst []byte, d time.Duration) []byte {
+	us := d.Microseconds()
+	dst = strconv.AppendInt(dst, us/1000, 10)
+	if frac := us % 1000; frac != 0 {
+		dst = append(dst, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+		for dst[len(dst)-1] == '0' {
+			dst = dst[:len(dst)-1]
+		}
+	}
+	return dst
 }
 
 // Attributes calls emit for each key of the flat attribute map, skipping
