@@ -2,14 +2,17 @@ package audit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // refEvent is the reference decoding by encoding/json of the fields the
@@ -375,57 +378,105 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 }
 
-func TestHasStringSpecial(t *testing.T) {
+func TestSpecialMaskFirstByteIsExact(t *testing.T) {
+	// For every byte value at every position, surrounded by other bytes,
+	// the lowest flagged byte of specialMask is the first special byte.
+	fillers := []byte{'a', 0xff, 0x80, '"', 0x1f, 0x7f, 0x20, '\\'}
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < 8; pos++ {
-			w := []byte("abcdefgh")
-			w[pos] = byte(c)
-			x := uint64(0)
-			for k := 7; k >= 0; k-- {
-				x = x<<8 | uint64(w[k])
+			for _, f := range fillers {
+				w := make([]byte, 8)
+				for k := range w {
+					if k < pos {
+						w[k] = 'x'
+					} else {
+						w[k] = f
+					}
+				}
+				w[pos] = byte(c)
+				want := -1
+				for k, b := range w {
+					if strClass[b] {
+						want = k
+						break
+					}
+				}
+				m := specialMask(binary.LittleEndian.Uint64(w))
+				got := -1
+				if m != 0 {
+					got = bits.TrailingZeros64(m) >> 3
+				}
+				if got != want {
+					t.Fatalf("%q: first special at %d, mask says %d", w, want, got)
+				}
 			}
-			if got, want := hasStringSpecial(x), strClass[c]; got != want {
-				t.Fatalf("byte 0x%02x at %d: got %v want %v", c, pos, got, want)
-			}
-		}
-	}
-	// Neighbouring high bytes must not cause false positives.
-	for c := 0x20; c < 256; c++ {
-		if c == '"' || c == '\\' {
-			continue
-		}
-		w := []byte{byte(c), 0xff, 0x80, byte(c), 0x21, 0xc3, byte(c), 0x7f}
-		x := uint64(0)
-		for k := 7; k >= 0; k-- {
-			x = x<<8 | uint64(w[k])
-		}
-		if hasStringSpecial(x) {
-			t.Fatalf("false positive for %x", w)
 		}
 	}
 }
 
-func TestFastAndSlowStringScansAgree(t *testing.T) {
-	pieces := []string{`a`, `\"`, `\\`, `\/`, `\n`, `\u00e9`, `\ud83d\ude00`, `\x`, `\u12`, `é`, `"`, `\`, ` `, `long-plain-text-run-`}
+func TestScanStringAgainstEncodingJSON(t *testing.T) {
+	pieces := []string{`a`, `\"`, `\\`, `\/`, `\n`, `\u00e9`, `\ud83d\ude00`, `\x`, `\u12`, "é", "\xff", "\xe2\x82", "\x01", "\t", `"`, `\`, ` `, "long-plain-text-run-", "€uro"}
 	rng := uint64(1)
-	for n := 0; n < 20000; n++ {
+	for n := 0; n < 50000; n++ {
 		var sb strings.Builder
 		sb.WriteByte('"')
-		for k := 0; k < int(n%9); k++ {
+		for k := 0; k < int(n%11); k++ {
 			rng = rng*6364136223846793005 + 1442695040888963407
 			sb.WriteString(pieces[(rng>>33)%uint64(len(pieces))])
 		}
-		if n%3 != 0 {
+		if n%4 != 0 {
 			sb.WriteByte('"')
 		}
-		b := []byte(sb.String() + `,"x"`)
-		j1, e1, err1 := scanString(b, 0, false)
-		j2, e2, err2 := scanString(b, 0, true)
-		if (err1 == nil) != (err2 == nil) || err1 == nil && (j1 != j2 || e1 != e2) {
-			t.Fatalf("%q: slow %d %v %v, fast %d %v %v", b, j1, e1, err1, j2, e2, err2)
+		lit := []byte(sb.String())
+		b := append(append([]byte(nil), lit...), []byte(`,"next"`)...)
+		end, _, err := scanString(b, 0)
+		// The reference: the shortest prefix that is a JSON string, valid UTF-8.
+		refEnd := -1
+		for k := 2; k <= len(b); k++ {
+			if b[k-1] == '"' && json.Valid(b[:k]) {
+				refEnd = k
+				break
+			}
+		}
+		ok := refEnd > 0 && utf8.Valid(b[:refEnd])
+		if ok != (err == nil) || ok && end != refEnd {
+			t.Fatalf("%q: scanString end %d err %v; reference end %d valid %v", lit, end, err, refEnd, ok)
 		}
 	}
-	if !hasControl([]byte("abc\x01")) || hasControl([]byte(strings.Repeat("a", 100))) || !hasControl([]byte(strings.Repeat("a", 70)+"\n")) {
-		t.Error("hasControl")
+}
+
+func TestDeepNesting(t *testing.T) {
+	// Mixed object/array nesting past the 64-level word into the spill
+	// slice, and beyond the limit.
+	for _, depth := range []int{63, 64, 65, 130, 200, maxDepth - 2, maxDepth + 5} {
+		var open, close strings.Builder
+		for k := 0; k < depth; k++ {
+			if k%3 == 0 {
+				open.WriteString(`{"k":`)
+			} else {
+				open.WriteString(`[`)
+			}
+		}
+		for k := depth - 1; k >= 0; k-- {
+			if k%3 == 0 {
+				close.WriteString(`}`)
+			} else {
+				close.WriteString(`]`)
+			}
+		}
+		in := `{"requestObject":` + open.String() + `1` + close.String() + `}`
+		var ev Event
+		err := Parse([]byte(in), &ev)
+		if depth < maxDepth-1 && err != nil {
+			t.Errorf("depth %d: %v", depth, err)
+		}
+		if depth > maxDepth && (err == nil || !strings.Contains(err.Error(), "nesting too deep")) {
+			t.Errorf("depth %d: %v", depth, err)
+		}
+		// A mismatched closer at depth must be caught.
+		bad := `{"requestObject":` + open.String() + `1` + strings.Replace(close.String(), "]", "}", 1) + `}`
+		if depth < maxDepth-1 && strings.Contains(close.String(), "]") && Parse([]byte(bad), &ev) == nil {
+			t.Errorf("depth %d: mismatched bracket accepted", depth)
+		}
 	}
 }

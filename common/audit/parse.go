@@ -2,7 +2,6 @@ package audit
 
 import (
 	"strings"
-	"unicode/utf8"
 )
 
 // Indexes of the string fields collected into Event.strs.
@@ -53,7 +52,6 @@ type parseState struct {
 	members     []memberPos
 	isList      bool
 	hasAPIGroup bool
-	noCtl       bool // Raw has no byte < 0x20: strings take the fast scan
 }
 
 // reset clears e for a new parse, keeping Raw, positions and buffers.
@@ -70,17 +68,12 @@ func (e *Event) reset() {
 func (e *Event) parse() *DecodeError {
 	e.reset()
 	b := e.Raw
-	noCtl, validUTF8 := precheck(b)
-	if !validUTF8 {
-		return &DecodeError{Pos: firstInvalidUTF8(b), Index: -1, Err: ErrUTF8}
-	}
-	e.noCtl = noCtl
 	i := skipWS(b, 0)
 	if i >= len(b) {
 		return syntaxErr(i, "empty input")
 	}
 	if b[i] != '{' {
-		end, err := skipValue(b, i, 0, e.noCtl)
+		end, err := skipValue(b, i, 0)
 		if err != nil {
 			return err
 		}
@@ -89,7 +82,7 @@ func (e *Event) parse() *DecodeError {
 		}
 		return &DecodeError{Pos: i, Index: -1, Err: ErrNotObject, Detail: "found " + jsonType(b[i])}
 	}
-	o := objScan{b: b, i: i + 1, fast: e.noCtl}
+	o := objScan{b: b, i: i + 1}
 	var typeErr *DecodeError // reported once the whole value is known to be valid JSON
 	for {
 		key, more, err := o.next()
@@ -102,14 +95,14 @@ func (e *Event) parse() *DecodeError {
 		m := topMember(key)
 		start := o.i
 		if m == numMembers {
-			o.i, err = skipValue(b, start, 1, e.noCtl)
+			o.i, err = skipValue(b, start, 1)
 		} else {
 			o.i, err = e.member(m, start)
 			if err != nil && err.Err != ErrSyntax {
 				if typeErr == nil {
 					typeErr = err
 				}
-				o.i, err = skipValue(b, start, 1, e.noCtl)
+				o.i, err = skipValue(b, start, 1)
 			}
 		}
 		if err != nil {
@@ -170,7 +163,7 @@ func (e *Event) member(m Member, i int) (int, *DecodeError) {
 	case memberItems:
 		return e.expectType(i, '[', "items")
 	}
-	return skipValue(b, i, 1, e.noCtl)
+	return skipValue(b, i, 1)
 }
 
 // expectType validates the value at b[i] and checks it is null or starts
@@ -178,12 +171,12 @@ func (e *Event) member(m Member, i int) (int, *DecodeError) {
 func (e *Event) expectType(i int, want byte, field string) (int, *DecodeError) {
 	b := e.Raw
 	if i < len(b) && b[i] != want && b[i] != 'n' {
-		if _, err := skipValue(b, i, 1, e.noCtl); err != nil {
+		if _, err := skipValue(b, i, 1); err != nil {
 			return i, err
 		}
 		return i, typeErr(i, field, want, b[i])
 	}
-	return skipValue(b, i, 1, e.noCtl)
+	return skipValue(b, i, 1)
 }
 
 func typeErr(i int, field string, want, got byte) *DecodeError {
@@ -195,7 +188,7 @@ func typeErr(i int, field string, want, got byte) *DecodeError {
 func (e *Event) str(i, ref int, field string) (int, *DecodeError) {
 	b := e.Raw
 	if i < len(b) && b[i] == '"' {
-		j, esc, err := scanString(b, i, e.noCtl)
+		j, esc, err := scanString(b, i)
 		if err != nil {
 			return j, err
 		}
@@ -225,7 +218,7 @@ func (e *Event) user(i int) (int, *DecodeError) {
 	if i >= len(b) || b[i] != '{' {
 		return e.expectType(i, '{', "user")
 	}
-	o := objScan{b: b, i: i + 1, fast: e.noCtl}
+	o := objScan{b: b, i: i + 1}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -241,7 +234,7 @@ func (e *Event) user(i int) (int, *DecodeError) {
 		case `"extra"`:
 			o.i, err = e.expectType(o.i, '{', "user.extra")
 		default:
-			o.i, err = skipValue(b, o.i, 2, e.noCtl)
+			o.i, err = skipValue(b, o.i, 2)
 		}
 		if err != nil {
 			return o.i, err
@@ -264,12 +257,12 @@ func (e *Event) groupList(i int) (int, *DecodeError) {
 			return i, syntaxErr(i, "unexpected end of input in array")
 		}
 		if b[i] != '"' {
-			if _, err := skipValue(b, i, 3, e.noCtl); err != nil {
+			if _, err := skipValue(b, i, 3); err != nil {
 				return i, err
 			}
 			return i, typeErr(i, "user.groups", '"', b[i])
 		}
-		j, esc, err := scanString(b, i, e.noCtl)
+		j, esc, err := scanString(b, i)
 		if err != nil {
 			return j, err
 		}
@@ -297,7 +290,7 @@ func (e *Event) objectRef(i int) (int, *DecodeError) {
 		return e.expectType(i, '{', "objectRef")
 	}
 	e.HasObjectRef = true
-	o := objScan{b: b, i: i + 1, fast: e.noCtl}
+	o := objScan{b: b, i: i + 1}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -322,7 +315,7 @@ func (e *Event) objectRef(i int) (int, *DecodeError) {
 		case `"resourceVersion"`:
 			o.i, err = e.expectType(o.i, '"', "objectRef.resourceVersion")
 		default:
-			o.i, err = skipValue(b, o.i, 2, e.noCtl)
+			o.i, err = skipValue(b, o.i, 2)
 		}
 		if err != nil {
 			return o.i, err
@@ -335,7 +328,7 @@ func (e *Event) responseStatus(i int) (int, *DecodeError) {
 	if i >= len(b) || b[i] != '{' {
 		return e.expectType(i, '{', "responseStatus")
 	}
-	o := objScan{b: b, i: i + 1, fast: e.noCtl}
+	o := objScan{b: b, i: i + 1}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -344,7 +337,7 @@ func (e *Event) responseStatus(i int) (int, *DecodeError) {
 		if string(key) == `"code"` && o.i < len(b) && b[o.i] != 'n' {
 			start := o.i
 			if b[start] != '-' && (b[start] < '0' || b[start] > '9') {
-				if _, err := skipValue(b, start, 2, e.noCtl); err != nil {
+				if _, err := skipValue(b, start, 2); err != nil {
 					return start, err
 				}
 				return start, typeErr(start, "responseStatus.code", '0', b[start])
@@ -359,7 +352,7 @@ func (e *Event) responseStatus(i int) (int, *DecodeError) {
 			e.ResponseCode = code
 			continue
 		}
-		if o.i, err = skipValue(b, o.i, 2, e.noCtl); err != nil {
+		if o.i, err = skipValue(b, o.i, 2); err != nil {
 			return o.i, err
 		}
 	}
@@ -370,7 +363,7 @@ func (e *Event) metadata(i int) (int, *DecodeError) {
 	if i >= len(b) || b[i] != '{' {
 		return e.expectType(i, '{', "metadata")
 	}
-	o := objScan{b: b, i: i + 1, fast: e.noCtl}
+	o := objScan{b: b, i: i + 1}
 	for {
 		key, more, err := o.next()
 		if err != nil || !more {
@@ -379,7 +372,7 @@ func (e *Event) metadata(i int) (int, *DecodeError) {
 		if string(key) == `"creationTimestamp"` {
 			o.i, err = e.str(o.i, sCreationTimestamp, "metadata.creationTimestamp")
 		} else {
-			o.i, err = skipValue(b, o.i, 2, e.noCtl)
+			o.i, err = skipValue(b, o.i, 2)
 		}
 		if err != nil {
 			return o.i, err
@@ -493,8 +486,7 @@ func firstNonEmpty(a, b string) string {
 // objScan iterates over the members of a JSON object.
 type objScan struct {
 	b        []byte
-	fast     bool // no control bytes in b: see hasControl
-	i        int  // after '{' initially; then after each value
+	i        int // after '{' initially; then after each value
 	n        int
 	keyStart int
 }
@@ -524,7 +516,7 @@ func (o *objScan) next() (key []byte, more bool, err *DecodeError) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, false, syntaxErr(i, "expected object key")
 	}
-	j, esc, serr := scanString(b, i, o.fast)
+	j, esc, serr := scanString(b, i)
 	if serr != nil {
 		return nil, false, serr
 	}
@@ -629,21 +621,6 @@ func intern(b []byte) (string, bool) {
 		return "system:authenticated", true
 	}
 	return "", false
-}
-
-func firstInvalidUTF8(b []byte) int {
-	for i := 0; i < len(b); {
-		if b[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
 }
 
 // itemsStart returns the offset of an EventList's items array.

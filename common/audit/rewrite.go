@@ -158,7 +158,7 @@ func (w *Rewrite) cutManaged(b []byte, i int, top bool) int {
 			return n
 		}
 		start := o.i
-		end, _ := skipValue(b, start, 1, false)
+		end, _ := skipValue(b, start, 1)
 		switch {
 		case string(key) == `"metadata"` && b[start] == '{':
 			n += w.cutMember(b, start, `"managedFields"`)
@@ -179,7 +179,7 @@ func (w *Rewrite) eachElement(b []byte, i int, fn func(int) int) int {
 	n := 0
 	i = skipWS(b, i+1)
 	for i < len(b) && b[i] != ']' {
-		end, err := skipValue(b, i, 1, false)
+		end, err := skipValue(b, i, 1)
 		if err != nil {
 			return n
 		}
@@ -211,7 +211,7 @@ func (w *Rewrite) eachMember(b []byte, i int, key string, fn func(int) int) int 
 		if string(k) == key && b[start] == '{' {
 			n += fn(start)
 		}
-		if o.i, err = skipValue(b, start, 2, false); err != nil {
+		if o.i, err = skipValue(b, start, 2); err != nil {
 			return n
 		}
 	}
@@ -229,7 +229,7 @@ func (w *Rewrite) cutMember(b []byte, i int, key string) int {
 			return n
 		}
 		keyStart, start := o.keyStart, o.i
-		if o.i, err = skipValue(b, start, 2, false); err != nil {
+		if o.i, err = skipValue(b, start, 2); err != nil {
 			return n
 		}
 		if string(k) == key && n == 0 {

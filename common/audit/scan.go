@@ -1,8 +1,8 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -11,9 +11,13 @@ import (
 const maxDepth = 10000
 
 // strClass marks bytes that end the fast run of a JSON string: the closing
-// quote, a backslash, and control characters.
+// quote, a backslash, control characters and non-ASCII bytes (which must
+// form valid UTF-8).
 var strClass = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for c := 0x80; c < 0x100; c++ {
 		t[c] = true
 	}
 	t['"'] = true
@@ -30,19 +34,22 @@ const (
 	ctl   = 0x20 * lsb
 )
 
-// hasStringSpecial reports whether any byte of the little-endian word x is
-// '"', '\\' or a control character (< 0x20). The test is exact: a byte with
-// the high bit set never matches.
-func hasStringSpecial(x uint64) bool {
-	q := x ^ quote
-	s := x ^ bslsh
-	return ((q-lsb)&^q|(s-lsb)&^s|(x-ctl)&^x)&msb != 0
+// specialMask flags, in the high bit of each byte, the bytes of the
+// little-endian word x that are '"', '\\', below 0x20 or above 0x7f. The
+// lowest flagged byte is exact (borrows only flag bytes above a true
+// match), which is all the scanners use.
+func specialMask(x uint64) uint64 {
+	q, s := x^quote, x^bslsh
+	return ((q-lsb)&^q | (s-lsb)&^s | (x-ctl)&^x | x) & msb
 }
 
-// skipPlain returns the index of the first string-special byte at or after
-// i (len(b) if none).
-func skipPlain(b []byte, i int) int {
-	for i+8 <= len(b) && !hasStringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+// nextSpecial returns the index of the first string-special byte (see
+// strClass) at or after i, or len(b).
+func nextSpecial(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
 		i += 8
 	}
 	for i < len(b) && !strClass[b[i]] {
@@ -66,56 +73,31 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// precheck validates b as UTF-8 and reports whether it is free of control
-// bytes, in one pass over the printable-ASCII prefix (usually all of it).
-func precheck(b []byte) (noCtl, validUTF8 bool) {
-	i := 0
-	for ; i+16 <= len(b); i += 16 {
-		x0 := binary.LittleEndian.Uint64(b[i:])
-		x1 := binary.LittleEndian.Uint64(b[i+8:])
-		if (x0|x1|(x0-ctl)&^x0|(x1-ctl)&^x1)&msb != 0 {
+// scanString validates the string starting at b[i] == '"' (escapes,
+// control characters, UTF-8) and returns the index after its closing quote
+// and whether it contains escapes. Plain printable-ASCII strings, the
+// common case, are scanned eight bytes at a time.
+func scanString(b []byte, i int) (int, bool, *DecodeError) {
+	j := i + 1
+	for j+8 <= len(b) {
+		if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			if b[j] == '"' {
+				return j + 1, false, nil
+			}
 			break
 		}
+		j += 8
 	}
-	rest := b[i:]
-	return !hasControl(rest), utf8.Valid(rest)
+	return scanStringSlow(b, i, j)
 }
 
-// hasControl reports whether b holds a byte below 0x20. Compact JSON from
-// the apiserver holds none; then strings need no control-byte check.
-func hasControl(b []byte) bool {
-	i := 0
-	for ; i+32 <= len(b); i += 32 {
-		x0 := binary.LittleEndian.Uint64(b[i:])
-		x1 := binary.LittleEndian.Uint64(b[i+8:])
-		x2 := binary.LittleEndian.Uint64(b[i+16:])
-		x3 := binary.LittleEndian.Uint64(b[i+24:])
-		if ((x0-ctl)&^x0|(x1-ctl)&^x1|(x2-ctl)&^x2|(x3-ctl)&^x3)&msb != 0 {
-			break
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] < 0x20 {
-			return true
-		}
-	}
-	return false
-}
-
-// scanString validates the string starting at b[i] == '"' and returns the
-// index after its closing quote and whether it contains escapes. fast
-// promises that b holds no control bytes, so the closing quote and the
-// backslashes are found with bytes.IndexByte.
-func scanString(b []byte, i int, fast bool) (int, bool, *DecodeError) {
-	if fast {
-		return scanStringFast(b, i)
-	}
-	start := i
-	i++
+// scanStringSlow continues scanning the string that starts at b[start]
+// from b[i], byte by byte where needed.
+func scanStringSlow(b []byte, start, i int) (int, bool, *DecodeError) {
 	escaped := false
 	for {
-		i = skipPlain(b, i)
-		if i >= len(b) {
+		if i = nextSpecial(b, i); i >= len(b) {
 			return i, escaped, syntaxErr(start, "unterminated string")
 		}
 		switch c := b[i]; {
@@ -137,64 +119,14 @@ func scanString(b []byte, i int, fast bool) (int, bool, *DecodeError) {
 			default:
 				return i, escaped, syntaxErr(i, "invalid escape in string")
 			}
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				return i, escaped, &DecodeError{Pos: i, Index: -1, Err: ErrUTF8}
+			}
+			i += n
 		default:
 			return i, escaped, syntaxErr(i, "control character in string")
-		}
-	}
-}
-
-func scanStringFast(b []byte, i int) (int, bool, *DecodeError) {
-	start := i
-	escaped := false
-	i++
-	for {
-		// Find the next '"' or '\\': eight bytes at a time for the first 32
-		// bytes (most strings are short keys and values), then IndexByte.
-		j, n := i, 0
-		for ; n < 4 && j+8 <= len(b); n++ {
-			x := binary.LittleEndian.Uint64(b[j:])
-			q, s := x^quote, x^bslsh
-			if ((q-lsb)&^q|(s-lsb)&^s)&msb != 0 {
-				break
-			}
-			j += 8
-		}
-		if n == 4 {
-			k := bytes.IndexByte(b[j:], '"')
-			if k < 0 {
-				return len(b), escaped, syntaxErr(start, "unterminated string")
-			}
-			if bs := bytes.IndexByte(b[j:j+k], '\\'); bs >= 0 {
-				j += bs
-			} else {
-				j += k
-			}
-		} else {
-			for j < len(b) && b[j] != '"' && b[j] != '\\' {
-				j++
-			}
-			if j >= len(b) {
-				return len(b), escaped, syntaxErr(start, "unterminated string")
-			}
-		}
-		if b[j] == '"' {
-			return j + 1, escaped, nil
-		}
-		escaped = true
-		i = j
-		if i+1 >= len(b) {
-			return i, escaped, syntaxErr(i, "unterminated string")
-		}
-		switch b[i+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			i += 2
-		case 'u':
-			if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
-				return i, escaped, syntaxErr(i, "invalid \\u escape")
-			}
-			i += 6
-		default:
-			return i, escaped, syntaxErr(i, "invalid escape in string")
 		}
 	}
 }
@@ -329,10 +261,14 @@ func scanLiteral(b []byte, i int, lit string) (int, *DecodeError) {
 // and returns the index after it. depth is the nesting level of b[i]. It is
 // an iterative state machine with an explicit stack of container kinds
 // (one bit per level), so skipping large bodies costs no call per value.
-func skipValue(b []byte, i, depth int, fast bool) (int, *DecodeError) {
-	var stack [maxDepth/64 + 1]uint64 // bit set: object; clear: array
-	level := 0                        // open containers
-	obj := false                      // the innermost open container is an object
+func skipValue(b []byte, i, depth int) (int, *DecodeError) {
+	// Container kinds, one bit per open level (set: object). The first 64
+	// levels live in a word; deeper nesting, rare in real events, spills
+	// to a slice.
+	var kinds uint64
+	var deep []uint64
+	level := 0   // open containers
+	obj := false // the innermost open container is an object
 	var err *DecodeError
 value:
 	if i >= len(b) {
@@ -340,27 +276,51 @@ value:
 	}
 	switch c := b[i]; {
 	case c == '"':
-		if i, _, err = scanString(b, i, fast); err != nil {
+		// scanString's quick path, inlined: most strings are plain ASCII.
+		j := i + 1
+		for j+8 <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j < len(b) && b[j] == '"' {
+			i = j + 1
+		} else if i, _, err = scanStringSlow(b, i, j); err != nil {
 			return i, err
 		}
 	case c == '{' || c == '[':
 		if depth+level >= maxDepth {
 			return i, syntaxErr(i, "nesting too deep")
 		}
-		w, bit := level>>6, uint64(1)<<(level&63)
 		i = skipWS(b, i+1)
 		if i < len(b) && (b[i] == '}' && c == '{' || b[i] == ']' && c == '[') {
 			i++
 			break
 		}
+		obj = c == '{'
+		if level < 64 {
+			if obj {
+				kinds |= 1 << level
+			} else {
+				kinds &^= 1 << level
+			}
+		} else {
+			if w := (level - 64) >> 6; w >= len(deep) {
+				deep = append(deep, 0)
+			}
+			w, bit := (level-64)>>6, uint64(1)<<((level-64)&63)
+			if obj {
+				deep[w] |= bit
+			} else {
+				deep[w] &^= bit
+			}
+		}
 		level++
-		if c == '{' {
-			stack[w] |= bit
-			obj = true
+		if obj {
 			goto key
 		}
-		stack[w] &^= bit
-		obj = false
 		goto value
 	case c == '-' || '0' <= c && c <= '9':
 		if i, err = scanNumber(b, i); err != nil {
@@ -400,8 +360,10 @@ value:
 		case c == '}' && obj, c == ']' && !obj:
 			i++
 			level--
-			if level > 0 {
-				obj = stack[(level-1)>>6]&(1<<((level-1)&63)) != 0
+			if l := level - 1; l >= 64 {
+				obj = deep[(l-64)>>6]&(1<<((l-64)&63)) != 0
+			} else if l >= 0 {
+				obj = kinds&(1<<l) != 0
 			}
 		case obj:
 			return i, syntaxErr(i, "expected ',' or '}' in object")
@@ -414,8 +376,20 @@ key:
 	if i >= len(b) || b[i] != '"' {
 		return i, syntaxErr(i, "expected object key")
 	}
-	if i, _, err = scanString(b, i, fast); err != nil {
-		return i, err
+	{
+		j := i + 1
+		for j+8 <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j < len(b) && b[j] == '"' {
+			i = j + 1
+		} else if i, _, err = scanStringSlow(b, i, j); err != nil {
+			return i, err
+		}
 	}
 	i = skipWS(b, i)
 	if i >= len(b) || b[i] != ':' {
@@ -464,7 +438,7 @@ func arrayElements(b []byte, at int, items [][2]int) ([][2]int, *DecodeError) {
 	for {
 		start := i
 		var err *DecodeError
-		if i, err = skipValue(b, i, 1, false); err != nil {
+		if i, err = skipValue(b, i, 1); err != nil {
 			return items, err
 		}
 		items = append(items, [2]int{start, i})

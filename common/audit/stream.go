@@ -109,7 +109,7 @@ func (s *bracketState) scan(b []byte, from int) (int, bool) {
 				s.escape = false
 				continue
 			}
-			i = skipPlain(b, i)
+			i = nextSpecial(b, i)
 			if i >= len(b) {
 				return len(b), false
 			}
