@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,8 +54,10 @@ func TestFaultSoak(t *testing.T) {
 		pending[i] = i
 	}
 	start := time.Now()
-	outageAt := start.Add(500 * time.Millisecond)
-	var outageOnce sync.Once
+	// The outage starts at the middle Write call of the first round, so it
+	// always falls inside the run however fast the machine is.
+	var calls atomic.Int64
+	outageCall := int64(total / perCall / 2)
 	for round := 0; round < rounds && len(pending) > 0; round++ {
 		var next []int
 		jobs := make(chan []int)
@@ -64,8 +67,8 @@ func TestFaultSoak(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for idx := range jobs {
-					if time.Now().After(outageAt) {
-						outageOnce.Do(func() { srv.Outage(10 * time.Second) })
+					if calls.Add(1) == outageCall {
+						srv.Outage(10 * time.Second)
 					}
 					batch := make([]sink.Record, len(idx))
 					for j, i := range idx {
