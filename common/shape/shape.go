@@ -100,6 +100,7 @@ type Output struct {
 	work  []byte
 	spans []strSpan
 	uri   []byte
+	strs  *strCache
 }
 
 // Stats are a Shaper's cumulative counters.
@@ -192,7 +193,7 @@ func (s *Shaper) Shape(ev *audit.Event, w *audit.Rewrite, r *enrich.Result, out 
 
 	switch s.cfg.Layout {
 	case LayoutSLS:
-		out.Fields = appendTopLevelFields(out.Fields, out.Body)
+		out.Fields = out.appendTopLevelFields(out.Fields, out.Body)
 		if r != nil {
 			out.Fields = r.AppendFields(out.Fields)
 		}
