@@ -58,7 +58,7 @@ func TestFaultSoak(t *testing.T) {
 		}
 		work <- idx
 	}
-	var started atomic.Bool
+	var taken atomic.Int64
 	var resent atomic.Int64 // records a Write reported Retryable or Pending
 	outageDone := make(chan struct{})
 	var wg sync.WaitGroup
@@ -73,12 +73,11 @@ func TestFaultSoak(t *testing.T) {
 				default:
 					return
 				}
-				if started.CompareAndSwap(false, true) {
-					go func() {
-						defer close(outageDone)
-						time.Sleep(200 * time.Millisecond)
-						srv.Outage(10 * time.Second)
-					}()
+				// The outage starts at the tenth chunk taken, so it always
+				// falls inside the run however fast the machine is.
+				if taken.Add(1) == 10 {
+					srv.Outage(10 * time.Second)
+					close(outageDone)
 				}
 				for round := 0; round < rounds && len(idx) > 0; round++ {
 					batch := make([]sink.Record, len(idx))
