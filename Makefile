@@ -5,7 +5,7 @@ POLICY   ?= examples/policies/cost-saving.yaml
 SAMPLE   ?= examples/data/sample-audit.log
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test vet bench fuzz clean
+.PHONY: all build demo test vet bench fuzz clean fluentbit
 
 all: build
 
@@ -39,6 +39,10 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## fluentbit: the Fluent Bit output plugin auditlane.so (see fluentbit/README.md)
+fluentbit:
+	$(GO) build -buildmode=c-shared -o $(BIN)/auditlane.so ./fluentbit
 
 clean:
 	rm -rf $(BIN) out
