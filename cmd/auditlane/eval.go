@@ -68,34 +68,22 @@ func runEval(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	var buf []byte
 	bad := 0
-	for _, in := range ins {
-		d := audit.NewDecoder(in.r)
-		d.MaxSize = *maxSize
-		for {
-			ev, err := d.Next()
-			if err == io.EOF {
-				break
-			}
-			buf = buf[:0]
-			var de *audit.DecodeError
-			switch {
-			case errors.As(err, &de):
-				bad++
-				buf = append(buf, `{"error":`...)
-				buf = audit.AppendQuote(buf, in.name+": "+de.Error())
-				buf = append(buf, `,"line":`...)
-				buf = strconv.AppendInt(buf, int64(de.Line), 10)
-				buf = append(buf, "}\n"...)
-			case err != nil:
-				out.Flush()
-				return fmt.Errorf("%s: %w", in.name, err)
-			default:
-				buf = appendDecision(buf, ev, p.Decide(ev))
-			}
-			if _, err := out.Write(buf); err != nil {
-				return err
-			}
-		}
+	err = decodeInputs(ins, *maxSize, func(in *input, ev *audit.Event) error {
+		_, err := out.Write(appendDecision(buf[:0], ev, p.Decide(ev)))
+		return err
+	}, func(in *input, de *audit.DecodeError, _ []byte) error {
+		bad++
+		buf = append(buf[:0], `{"error":`...)
+		buf = audit.AppendQuote(buf, in.name+": "+de.Error())
+		buf = append(buf, `,"line":`...)
+		buf = strconv.AppendInt(buf, int64(de.Line), 10)
+		buf = append(buf, "}\n"...)
+		_, err := out.Write(buf)
+		return err
+	})
+	if err != nil {
+		out.Flush()
+		return err
 	}
 	if err := out.Flush(); err != nil {
 		return err

@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/auditlane/auditlane/common/audit"
 )
 
 // input is one source of events.
@@ -60,4 +63,36 @@ func closeInputs(ins []*input) {
 			in.c.Close()
 		}
 	}
+}
+
+// decodeInputs decodes every input in order, calling onEvent for each event
+// and onReject for each value that could not be decoded (with its bytes
+// when the decoder kept them). A callback's error stops the run; so does a
+// read error, which names the input.
+func decodeInputs(ins []*input, maxSize int,
+	onEvent func(in *input, ev *audit.Event) error,
+	onReject func(in *input, err *audit.DecodeError, raw []byte) error) error {
+	for _, in := range ins {
+		d := audit.NewDecoder(in.r)
+		d.MaxSize = maxSize
+		for {
+			ev, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			var de *audit.DecodeError
+			switch {
+			case errors.As(err, &de):
+				err = onReject(in, de, d.Rejected())
+			case err != nil:
+				return fmt.Errorf("%s: %w", in.name, err)
+			default:
+				err = onEvent(in, ev)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

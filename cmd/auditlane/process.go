@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,44 +86,26 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		}
 		return nil
 	}
-	for _, in := range ins {
-		d := audit.NewDecoder(in.r)
-		d.MaxSize = set.MaxInputSize
-		for {
-			ev, err := d.Next()
-			if err == io.EOF {
-				break
-			}
-			var de *audit.DecodeError
-			if errors.As(err, &de) {
-				raw := d.Rejected()
-				if err := reject(in.name, err, de.Line, raw, p.Reject(err, len(raw))); err != nil {
-					return err
-				}
-				continue
-			}
-			if err != nil {
-				out.Flush()
-				return fmt.Errorf("%s: %w", in.name, err)
-			}
-			r := p.Process(ev, &scratch)
-			switch r.Outcome {
-			case pipeline.Dropped:
-				continue
-			case pipeline.Rejected:
-				if err := reject(in.name, r.Err, ev.Line, ev.Raw, r); err != nil {
-					return err
-				}
-				continue
-			}
-			line = append(append(line[:0], r.Out...), '\n')
-			if r.Fields != nil && set.Shape.Layout == shape.LayoutSLS {
-				line = appendFields(line[:0], r.Fields)
-			}
-			if _, err := out.Write(line); err != nil {
-				return err
-			}
+	err = decodeInputs(ins, set.MaxInputSize, func(in *input, ev *audit.Event) error {
+		r := p.Process(ev, &scratch)
+		switch r.Outcome {
+		case pipeline.Dropped:
+			return nil
+		case pipeline.Rejected:
+			return reject(in.name, r.Err, ev.Line, ev.Raw, r)
 		}
+		line = append(append(line[:0], r.Out...), '\n')
+		if r.Fields != nil && set.Shape.Layout == shape.LayoutSLS {
+			line = appendFields(line[:0], r.Fields)
+		}
+		_, err := out.Write(line)
+		return err
+	}, func(in *input, de *audit.DecodeError, raw []byte) error {
+		return reject(in.name, de, de.Line, raw, p.Reject(de, len(raw)))
+	})
+	if err != nil {
+		out.Flush()
+		return err
 	}
 	if err := out.Flush(); err != nil {
 		return err

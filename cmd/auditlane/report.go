@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -175,43 +174,36 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	seen := 0
 	for _, in := range ins {
 		rep.Inputs = append(rep.Inputs, in.name)
-		d := audit.NewDecoder(in.r)
-		d.MaxSize = *maxSize
-		for {
-			ev, err := d.Next()
-			if err == io.EOF {
-				break
-			}
-			var de *audit.DecodeError
-			if errors.As(err, &de) {
-				pipe.Reject(err, len(d.Rejected()))
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", in.name, err)
-			}
-			r := pipe.Process(ev, &scratch)
-			kept := r.Outcome == pipeline.Kept
-			in, out := len(ev.Raw), len(r.Out)
-			users.get(ev.User.Username).add(in, out, kept)
-			resources.get(resourceKey(ev)).add(in, out, kept)
-			verbs.get(ev.Verb).add(in, out, kept)
-			if kept {
-				levels[r.Decision.Level].add(in, out, true)
-			}
-			if r.Decision.Rule >= 0 {
-				rules[r.Decision.Rule].add(in, out, kept)
-			} else {
-				noMatch.add(in, out, kept)
-			}
-			if t, ok := ev.Time(); ok {
-				times.add(t)
-			}
-			if seen++; seen%50000 == 0 && time.Since(lastProgress) > 2*time.Second {
-				lastProgress = time.Now()
-				fmt.Fprintf(stderr, "auditlane: %d events read\n", seen)
-			}
+	}
+	err = decodeInputs(ins, *maxSize, func(_ *input, ev *audit.Event) error {
+		r := pipe.Process(ev, &scratch)
+		kept := r.Outcome == pipeline.Kept
+		in, out := len(ev.Raw), len(r.Out)
+		users.get(ev.User.Username).add(in, out, kept)
+		resources.get(resourceKey(ev)).add(in, out, kept)
+		verbs.get(ev.Verb).add(in, out, kept)
+		if kept {
+			levels[r.Decision.Level].add(in, out, true)
 		}
+		if r.Decision.Rule >= 0 {
+			rules[r.Decision.Rule].add(in, out, kept)
+		} else {
+			noMatch.add(in, out, kept)
+		}
+		if t, ok := ev.Time(); ok {
+			times.add(t)
+		}
+		if seen++; seen%50000 == 0 && time.Since(lastProgress) > 2*time.Second {
+			lastProgress = time.Now()
+			fmt.Fprintf(stderr, "auditlane: %d events read\n", seen)
+		}
+		return nil
+	}, func(_ *input, de *audit.DecodeError, raw []byte) error {
+		pipe.Reject(de, len(raw))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c := pipe.Counters()
 	rep.Total = volume{Events: c.EventsIn - c.Rejected, BytesIn: c.BytesIn, Kept: c.Kept, BytesOut: c.BytesOut}

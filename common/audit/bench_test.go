@@ -3,38 +3,13 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/buger/jsonparser"
 	"github.com/valyala/fastjson"
+
+	"github.com/auditlane/auditlane/internal/corpus"
 )
-
-// The bundled sample is the benchmark corpus; AUDITLANE_BENCH_CORPUS
-// names another file of JSON lines.
-const corpusPath = "../../examples/data/sample-audit.log"
-
-// loadCorpus returns the corpus lines and their mean size.
-func loadCorpus(b *testing.B) ([][]byte, int64) {
-	b.Helper()
-	path := corpusPath
-	if p := os.Getenv("AUDITLANE_BENCH_CORPUS"); p != "" {
-		path = p
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatalf("benchmark corpus: %v", err)
-	}
-	var lines [][]byte
-	var total int64
-	for _, l := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(l)) > 0 {
-			lines = append(lines, l)
-			total += int64(len(l))
-		}
-	}
-	return lines, total / int64(len(lines))
-}
 
 // decisionFields is what each contender extracts: the fields the policy
 // decision needs.
@@ -50,7 +25,7 @@ var sink decisionFields
 // BenchmarkParse compares JSON approaches for the decision fields. One op
 // is one event; the corpus is cycled.
 func BenchmarkParse(b *testing.B) {
-	lines, avg := loadCorpus(b)
+	lines, avg := corpus.Lines(b)
 	b.Run("auditlane", func(b *testing.B) {
 		var ev Event
 		b.SetBytes(avg)
@@ -146,7 +121,7 @@ func BenchmarkParse(b *testing.B) {
 // BenchmarkDecoder measures the stream decoder over the whole corpus as
 // JSON lines, one op per event.
 func BenchmarkDecoder(b *testing.B) {
-	lines, avg := loadCorpus(b)
+	lines, avg := corpus.Lines(b)
 	data := append(bytes.Join(lines, []byte("\n")), '\n')
 	b.SetBytes(avg)
 	b.ReportAllocs()

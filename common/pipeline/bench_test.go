@@ -1,44 +1,18 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"testing"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/policy"
+	"github.com/auditlane/auditlane/internal/corpus"
 )
 
-// The bundled sample is the benchmark corpus; AUDITLANE_BENCH_CORPUS
-// names another file of JSON lines.
-const (
-	corpusPath = "../../examples/data/sample-audit.log"
-	policyPath = "../../examples/policies/ack-default.yaml"
-)
-
-func loadCorpus(b *testing.B) ([][]byte, int64) {
-	b.Helper()
-	path := corpusPath
-	if p := os.Getenv("AUDITLANE_BENCH_CORPUS"); p != "" {
-		path = p
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatalf("benchmark corpus: %v", err)
-	}
-	var lines [][]byte
-	var total int64
-	for _, l := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(l)) > 0 {
-			lines = append(lines, l)
-			total += int64(len(l))
-		}
-	}
-	return lines, total / int64(len(lines))
-}
+// policyPath is the policy the decision benchmarks apply.
+const policyPath = "../../examples/policies/ack-default.yaml"
 
 var sinkLevel policy.Level
 
@@ -46,7 +20,7 @@ var sinkLevel policy.Level
 // full audit/v1 Event struct with encoding/json: the baseline the hot paths
 // are measured against. One op is one event; the corpus is cycled.
 func BenchmarkBaselineEncodingJSON(b *testing.B) {
-	lines, avg := loadCorpus(b)
+	lines, avg := corpus.Lines(b)
 	b.SetBytes(avg)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -60,7 +34,7 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 // BenchmarkDecision is the decision path: decode the fields the policy
 // needs and decide (ACK default policy).
 func BenchmarkDecision(b *testing.B) {
-	lines, avg := loadCorpus(b)
+	lines, avg := corpus.Lines(b)
 	p, err := policy.Load(policyPath)
 	if err != nil {
 		b.Fatal(err)
@@ -79,7 +53,7 @@ func BenchmarkDecision(b *testing.B) {
 // BenchmarkDecideApply adds applying the decision and writing the output
 // event.
 func BenchmarkDecideApply(b *testing.B) {
-	lines, avg := loadCorpus(b)
+	lines, avg := corpus.Lines(b)
 	p, err := policy.Load(policyPath)
 	if err != nil {
 		b.Fatal(err)
