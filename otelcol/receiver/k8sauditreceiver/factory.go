@@ -1,0 +1,43 @@
+// Package k8sauditreceiver is the k8saudit receiver: it reads Kubernetes
+// apiserver audit events from the audit log file (tailing across
+// lumberjack rotation, gzip backups included, with checkpoints in a
+// storage extension) or from the apiserver's audit webhook (EventList
+// POSTs over mTLS), runs them through auditlane's pipeline (policy,
+// enrichment, shaping) and emits one log record per kept event: body = the
+// shaped event JSON, timestamp = stageTimestamp, severity from the response
+// code and the enricher's attributes.
+package k8sauditreceiver
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+
+	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
+	"github.com/auditlane/auditlane/otelcol/receiver/k8sauditreceiver/internal/metadata"
+)
+
+// NewFactory returns the receiver factory.
+func NewFactory() receiver.Factory {
+	return receiver.NewFactory(metadata.Type, createDefaultConfig,
+		receiver.WithLogs(createLogs, metadata.LogsStability))
+}
+
+func createDefaultConfig() component.Config {
+	srv := confighttp.NewDefaultServerConfig()
+	srv.NetAddr.Endpoint = "localhost:9880"
+	return &Config{
+		Mode: ModeFile,
+		File: FileConfig{StartAt: "end", PollInterval: 200 * time.Millisecond, MaxBatch: 1000, FingerprintSize: 1024},
+		Webhook: WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second},
+		Pipeline: auditotel.PipelineConfig{},
+	}
+}
+
+func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
+	return newReceiver(set, cfg.(*Config), next)
+}

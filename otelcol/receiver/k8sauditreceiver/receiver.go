@@ -1,0 +1,144 @@
+package k8sauditreceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+
+	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/pipeline"
+	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
+	"github.com/auditlane/auditlane/otelcol/receiver/k8sauditreceiver/internal/metadata"
+)
+
+type auditReceiver struct {
+	cfg    *Config
+	set    receiver.Settings
+	next   consumer.Logs
+	flow   *auditotel.Flow
+	obs    *receiverhelper.ObsReport
+	logger *zap.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	server *http.Server
+	tailer *tailer
+}
+
+func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*auditReceiver, error) {
+	transport := "file"
+	if cfg.Mode == ModeWebhook {
+		transport = "http"
+	}
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, Transport: transport, ReceiverCreateSettings: set})
+	if err != nil {
+		return nil, err
+	}
+	flow, err := auditotel.NewFlow(cfg.Pipeline, set.TelemetrySettings, metadata.ScopeName)
+	if err != nil {
+		return nil, err
+	}
+	return &auditReceiver{cfg: cfg, set: set, next: next, flow: flow, obs: obs, logger: set.Logger}, nil
+}
+
+// Start starts tailing or serving.
+func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
+	switch r.cfg.Mode {
+	case ModeWebhook:
+		return r.startWebhook(ctx, host)
+	default:
+		return r.startFile(ctx, host)
+	}
+}
+
+// Shutdown stops the receiver; in file mode the checkpoint is saved.
+func (r *auditReceiver) Shutdown(ctx context.Context) error {
+	var errs []error
+	if r.server != nil {
+		errs = append(errs, r.server.Shutdown(ctx))
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	if r.tailer != nil {
+		errs = append(errs, r.tailer.close(ctx))
+	}
+	errs = append(errs, r.flow.Close())
+	return errors.Join(errs...)
+}
+
+func (r *auditReceiver) storageClient(ctx context.Context, host component.Host) (storage.Client, error) {
+	id := r.cfg.File.Storage
+	if id == nil {
+		return storage.NewNopClient(), nil
+	}
+	ext, ok := host.GetExtensions()[*id]
+	if !ok {
+		return nil, fmt.Errorf("k8saudit: file::storage: extension %s not found", id)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, fmt.Errorf("k8saudit: file::storage: extension %s is not a storage extension", id)
+	}
+	return se.GetClient(ctx, component.KindReceiver, r.set.ID, "")
+}
+
+// batch collects log records of one call to the next consumer.
+type batch struct {
+	ld   plog.Logs
+	lrs  plog.LogRecordSlice
+	now  int64
+	seen int
+}
+
+func newBatch() *batch {
+	ld := plog.NewLogs()
+	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	return &batch{ld: ld, lrs: sl.LogRecords()}
+}
+
+// add runs one decoded event through the flow and appends it when kept.
+func (r *auditReceiver) add(ctx context.Context, b *batch, ev *audit.Event, s *pipeline.Scratch) {
+	b.seen++
+	res := r.flow.Pipeline.Process(ev, s)
+	switch res.Outcome {
+	case pipeline.Kept:
+		r.flow.Count(ctx, res)
+		r.flow.Fill(b.lrs.AppendEmpty(), ev, res, s, auditotel.Now())
+	case pipeline.Rejected:
+		r.flow.Rejected(ctx, res, ev.Raw, r.source(), ev.Line)
+	default:
+		r.flow.Count(ctx, res)
+	}
+}
+
+func (r *auditReceiver) source() string {
+	if r.cfg.Mode == ModeWebhook {
+		return "webhook"
+	}
+	return r.cfg.File.Path
+}
+
+// consume passes b on, with the receiver's observability report.
+func (r *auditReceiver) consume(ctx context.Context, b *batch) error {
+	n := b.lrs.Len()
+	if n == 0 {
+		return nil
+	}
+	octx := r.obs.StartLogsOp(ctx)
+	err := r.next.ConsumeLogs(octx, b.ld)
+	r.obs.EndLogsOp(octx, "k8s_audit", n, err)
+	return err
+}
