@@ -31,9 +31,9 @@ func createDefaultConfig() component.Config {
 	srv := confighttp.NewDefaultServerConfig()
 	srv.NetAddr.Endpoint = "localhost:9880"
 	return &Config{
-		Mode: ModeFile,
-		File: FileConfig{StartAt: "end", PollInterval: 200 * time.Millisecond, MaxBatch: 1000, FingerprintSize: 1024},
-		Webhook: WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second},
+		Mode:     ModeFile,
+		File:     FileConfig{StartAt: "end", PollInterval: 200 * time.Millisecond, MaxBatch: 1000, FingerprintSize: 1024},
+		Webhook:  WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second},
 		Pipeline: auditotel.PipelineConfig{},
 	}
 }

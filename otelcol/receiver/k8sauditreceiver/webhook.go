@@ -110,4 +110,3 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 }
-
