@@ -23,34 +23,10 @@ func podFacts(body []byte) (f PodFacts, ok bool) {
 	if len(body) == 0 || body[0] != '{' {
 		return f, false
 	}
-	if !mayHoldPodRisk(body) {
-		return f, true
-	}
 	if spec := object(body, "spec"); spec != nil {
 		scanPodSpec(spec, &f, 0)
 	}
 	return f, true
-}
-
-var (
-	// "host covers hostNetwork, hostPID, hostIPC and hostPath.
-	podRiskKeys = [...][]byte{[]byte(`"host`), []byte(`"privileged"`)}
-	escapeU     = []byte(`\u`)
-)
-
-// mayHoldPodRisk is a fast pre-check: a body none of whose bytes spell a
-// risky pod field cannot hold one. Bodies with \u escapes (which could spell
-// a key) always get the full scan.
-func mayHoldPodRisk(body []byte) bool {
-	if bytes.Contains(body, escapeU) {
-		return true
-	}
-	for _, k := range podRiskKeys {
-		if bytes.Contains(body, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // scanPodSpec reads spec in one pass; when it holds a pod template

@@ -1,7 +1,6 @@
 package enrich
 
 import (
-	"bytes"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -163,7 +162,7 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	// The cloud principal is that of the authenticated caller (the
 	// impersonator, when impersonating): its credentials made the call.
 	var extra []byte
-	if u := ev.Value(audit.MemberUser); len(u) > 0 && bytes.Contains(u, extraKey) {
+	if u := ev.Value(audit.MemberUser); len(u) > 0 {
 		extra = object(u, "extra")
 	}
 	var arn, canonical string
@@ -257,8 +256,6 @@ func (r *Result) reset() {
 		r.strs = new(internCache)
 	}
 }
-
-var extraKey = []byte(`extra`) // no quotes: the key may be written with escapes
 
 // eachString calls fn with each string element of the JSON array arr,
 // unescaped, skipping elements of other types. arr must be valid JSON (the
