@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -101,7 +102,9 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		code := http.StatusServiceUnavailable
-		if consumererror.ToHTTPStatus(err) == http.StatusTooManyRequests {
+		// The memory limiter's refusal (a plain error in its internal
+		// package) and explicit 429s mean "too many requests".
+		if consumererror.ToHTTPStatus(err) == http.StatusTooManyRequests || strings.Contains(err.Error(), "refused due to high memory usage") {
 			code = http.StatusTooManyRequests
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(int((r.cfg.Webhook.RetryAfter+999_999_999)/1_000_000_000)))
