@@ -46,3 +46,14 @@ fluentbit:
 
 clean:
 	rm -rf $(BIN) out
+
+## otelcol: the collector distribution with the auditlane components (ocb v0.165.0), as ./otelcol-auditlane
+OCB ?= $(GO) run go.opentelemetry.io/collector/cmd/builder@v0.165.0
+.PHONY: otelcol otelcol-test
+otelcol:
+	$(OCB) --config builder-config.yaml
+	cp otelcol/_build/otelcol-auditlane ./otelcol-auditlane
+
+## otelcol-test: the components' tests and the end-to-end test against the built collector
+otelcol-test: otelcol
+	OTELCOL_BINARY=$(CURDIR)/otelcol-auditlane $(GO) test -race -count=1 ./otelcol/...
