@@ -17,8 +17,22 @@
 //     ResourceNotFoundException, duplicates with ResourceAlreadyExistsException.
 //
 // Supported operations: CreateLogGroup, CreateLogStream, PutRetentionPolicy,
-// DescribeLogStreams, PutLogEvents, GetLogEvents. Accepted events are stored
-// for assertions (Events) unless Options.Discard is set.
+// DescribeLogStreams, PutLogEvents, GetLogEvents, FilterLogEvents. Accepted
+// events are stored for assertions (Events) unless Options.Discard is set;
+// AddEvents stores events directly (test setup, no time-window checks).
+//
+// FilterLogEvents follows the service's rules: logGroupName or
+// logGroupIdentifier (not both), logStreamNames or logStreamNamePrefix (not
+// both: InvalidParameterException), startTime and endTime inclusive, limit 1
+// to 10,000 (default 10,000), events of all selected streams interleaved in
+// timestamp order, pages cut at the limit or at 1 MB (message bytes + 26 per
+// event), an opaque nextToken bound to the query, every event with an
+// eventId. Filter patterns: "" matches everything; space-separated terms
+// (bare words of letters, digits and '_', or double-quoted phrases) must all
+// occur, case-sensitively. Other pattern syntaxes (JSON, space-delimited,
+// ?OR, -exclusion, regular expressions) are answered with
+// InvalidParameterException naming the pattern as unsupported by cwtest, so a
+// test never silently relies on an imitation of them.
 //
 // Faults (error rate, throttling, added latency, full outage for a duration,
 // connection resets) are set through Options.Faults, SetFaults and Outage, and
@@ -128,6 +142,10 @@ type Event struct {
 	Timestamp     int64
 	Message       string
 	IngestionTime int64
+	// ID is the eventId FilterLogEvents reports: 56 decimal digits, unique
+	// in the server and ordered like (Timestamp, arrival). AddEvents and
+	// PutLogEvents assign it.
+	ID string
 }
 
 // GroupInfo describes a stored log group.
@@ -187,6 +205,7 @@ type Server struct {
 	outageUntil time.Time
 	groups      map[string]*logGroup
 	stats       Stats
+	eventSeq    uint64
 }
 
 // New starts a server. It fails only when the address cannot be listened on.
@@ -558,6 +577,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		out, e = s.putLogEvents(body)
 	case "GetLogEvents":
 		out, e = s.getLogEvents(body)
+	case "FilterLogEvents":
+		out, e = s.filterLogEvents(body)
 	default:
 		e = &apiError{http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %q is not supported", op)}
 	}
@@ -1053,7 +1074,7 @@ func (s *Server) putLogEvents(body []byte) (any, *apiError) {
 		st.count++
 		st.storedBytes += int64(len(*ev.Message))
 		if !s.discard {
-			st.events = append(st.events, Event{Timestamp: ts, Message: *ev.Message, IngestionTime: nowMS})
+			st.events = append(st.events, Event{Timestamp: ts, Message: *ev.Message, IngestionTime: nowMS, ID: s.nextEventID(ts)})
 		}
 	}
 	s.stats.StoredEvents += hi - lo
