@@ -93,8 +93,8 @@ func TestOutageMemoryBounded(t *testing.T) {
 		"set a logstore audit", "set a max_retry_elapsed 200ms", "set a retry_initial_interval 50ms",
 		"set a retry_max_interval 100ms", "set a flush_timeout 2s", "set a stats_interval 0", "init a",
 		"flush a warm " + files[0], "rss before"}
-	// During the outage: a new chunk every 250 ms, all answered FLB_RETRY.
-	steps := secs * 4
+	// During the outage: a new chunk about every 500 ms, answered FLB_RETRY.
+	steps := secs * 2 // each step: a flush (≥ max_retry_elapsed while down) and 250 ms
 	for i := 0; i < steps; i++ {
 		script = append(script, fmt.Sprintf("flush a t%d %s", i%8, files[i%len(files)]), "sleep 250")
 		if i == steps/2 || i == steps-1 {
