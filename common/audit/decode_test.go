@@ -370,11 +370,19 @@ func TestCloneIsIndependent(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := ev.Clone()
-	if err := Parse([]byte(`{"auditID":"b","user":{"username":"v","groups":["h1","h2"]}}`), &ev); err != nil {
+	if err := Parse([]byte(`{"user":{"username":"v","groups":["h1","h2"]},"verb":"get","auditID":"bbbbbbbbbbb"}`), &ev); err != nil {
 		t.Fatal(err)
 	}
 	if c.AuditID != "a" || c.User.Username != "u" || !reflect.DeepEqual(c.User.Groups, []string{"g1", "g2"}) || string(c.Value(MemberAuditID)) != `"a"` {
 		t.Errorf("clone changed: %+v", c)
+	}
+	// Rewriting the clone after the original was reused must still see the
+	// clone's own member positions.
+	var w Rewrite
+	w.Reset()
+	w.Drop(MemberUser)
+	if out := string(w.AppendTo(nil, c)); out != `{"auditID":"a"}` {
+		t.Errorf("rewrite of clone = %s", out)
 	}
 }
 

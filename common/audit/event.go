@@ -189,5 +189,7 @@ func (e *Event) Clone() *Event {
 	c.Raw = append([]byte(nil), e.Raw...)
 	c.User.Groups = append([]string(nil), e.User.Groups...)
 	c.strs = nil
+	c.members = append([]memberPos(nil), e.members...)
+	c.groups = nil // only used while parsing
 	return &c
 }
