@@ -5,7 +5,7 @@ POLICY   ?= examples/policies/cost-saving.yaml
 SAMPLE   ?= examples/data/sample-audit.log
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test vet bench fuzz clean fluentbit
+.PHONY: all build demo test vet bench fuzz clean fluentbit harness
 
 all: build
 
@@ -13,13 +13,20 @@ all: build
 build:
 	$(GO) build -o $(BIN)/auditlane ./cmd/auditlane
 
-## demo: the main job on the bundled sample, no cloud account needed:
-## what-if report for the cost-saving policy, then the filtered events in out/
-demo: build
+## demo: the main job on the bundled sample, no cloud account needed: the
+## what-if report for the cost-saving policy, then the sample through the
+## Fluent Bit plugin (auditlane.so driven as Fluent Bit's Go proxy drives it)
+## to a local file, out/fluentbit-audit.jsonl
+demo: build fluentbit harness
 	@mkdir -p out
 	$(BIN)/auditlane policy test --policy $(POLICY) $(SAMPLE)
-	$(BIN)/auditlane process --policy $(POLICY) --dead-letter out/dead-letter.jsonl --out out/audit.jsonl $(SAMPLE)
-	@echo "filtered events: out/audit.jsonl ($$(wc -l < out/audit.jsonl) lines)"
+	$(GO) run ./fluentbit/harness/demo -plugin $(BIN)/auditlane.so -harness $(BIN)/flbharness \
+	    -policy $(POLICY) -in $(SAMPLE) -out out/fluentbit-audit.jsonl -dead-letter out/fluentbit-dead-letter.jsonl
+
+## harness: the C program that loads auditlane.so as Fluent Bit does
+harness:
+	@mkdir -p $(BIN)
+	$(CC) -O2 -Wall -o $(BIN)/flbharness fluentbit/harness/c/flbharness.c -ldl
 
 ## test: what CI runs — vet, then every test with the race detector
 test: vet
