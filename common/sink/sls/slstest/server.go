@@ -1,5 +1,6 @@
 // Package slstest is a strict local imitation of the Alibaba Cloud SLS
-// PutLogs / PostLogStoreLogs API for tests, examples and benchmarks.
+// PutLogs / PostLogStoreLogs API, and of the read APIs the SDK's
+// consumer-group library uses, for tests, examples and benchmarks.
 //
 // The server decodes the requests the real SDK sends: it takes the project
 // from the Host name ("<project>.<domain>"), checks x-log-apiversion, Date
@@ -13,6 +14,23 @@
 // statuses in the service's JSON error body and an x-log-requestid header.
 // Faults (error rate, throttling, latency, outages, connection resets) can
 // be changed while the server runs.
+//
+// Read side: each logstore has Options.Shards shards (default 2) splitting
+// the 128-bit hash key space evenly. An accepted PutLogs request becomes one
+// LogGroup in the shard its hash key falls in (round-robin without one),
+// with the server time as receive time; AddLogGroup adds history directly.
+// Served, with the same header and signature checks: ListShards, GetCursor
+// (begin, end, unix seconds: the first LogGroup received at or after),
+// GetCursorTime, PullLogs (count 1 to 1000, optional end_cursor, LZ4
+// LogGroupList answer with x-log-cursor, x-log-count, x-log-bodyrawsize,
+// x-log-read-last-cursor), and consumer groups: create (400
+// ConsumerGroupAlreadyExist when it exists), list, update, delete, heartbeat (leases: a
+// consumer silent for longer than the group timeout loses its shards; shards
+// are balanced, and one moves to another consumer only after its former
+// owner stops reporting it), UpdateCheckpoint (ConsumerNotMatch unless
+// forceSuccess) and GetCheckpoint. Cursors are base64 numbers, as the
+// service's, valid in their own shard only (InvalidCursor otherwise). Logs
+// are kept in shards only when neither CountOnly nor StoreKeys is set.
 //
 // The server only listens on the address it is given (127.0.0.1 in tests);
 // Client returns an *http.Client that sends every host name to it.
@@ -85,6 +103,9 @@ type Options struct {
 	// TLS serves HTTPS with a self-signed certificate for Domain and
 	// *.Domain; Client trusts it and Endpoint uses https.
 	TLS bool
+	// Shards is the number of shards of each logstore (default
+	// DefaultShards).
+	Shards int
 	// StoreKeys, when set, limits the stored contents of each log to these
 	// keys (to keep memory low in large tests). All logs are still decoded
 	// and counted.
@@ -164,6 +185,7 @@ type Server struct {
 	outageUntil time.Time
 	logs        map[string][]Log // "project/logstore"
 	stats       Stats
+	stores      map[string]*logstoreState // read side, "project/logstore"
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves.
@@ -281,12 +303,14 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Reset drops stored logs and counters (faults are kept).
+// Reset drops stored logs, shards, consumer groups and counters (faults
+// are kept).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.logs = map[string][]Log{}
 	s.stats = Stats{Errors: map[string]int64{}}
+	s.stores = nil
 	s.requests.Store(0)
 }
 
@@ -319,22 +343,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, fe)
 		return
 	}
-	logs, ae := s.handle(r, body, reqID)
+	res, ae := s.handle(r, body, reqID)
 	if ae != nil {
 		s.answer(w, ae)
 		return
 	}
 	s.mu.Lock()
+	s.stats.Accepted++
+	s.mu.Unlock()
+	res.write(w)
+}
+
+// store keeps the logs of one accepted PutLogs request: in the assertion
+// list and, as one LogGroup, in a shard (by hash key or round-robin).
+func (s *Server) store(logs []storedLog, raw []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.opts.CountOnly {
 		key := logs[0].project + "/" + logs[0].logstore
 		for i := range logs {
 			s.logs[key] = append(s.logs[key], logs[i].Log)
 		}
+		if s.opts.StoreKeys == nil {
+			st := s.logstoreLocked(logs[0].project, logs[0].logstore)
+			sh := st.route(logs[0].HashKey)
+			sh.groups = append(sh.groups, shardGroup{raw: append([]byte(nil), raw...), received: s.opts.Now()})
+		}
 	}
-	s.stats.Accepted++
 	s.stats.LogsStored += int64(len(logs))
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
 }
 
 // injectFault applies latency, outages and random faults.
@@ -407,9 +443,9 @@ type storedLog struct {
 	Log
 }
 
-// handle validates and decodes one PutLogs request.
-func (s *Server) handle(r *http.Request, body []byte, reqID string) ([]storedLog, *apiError) {
-	if r.Method != http.MethodPost {
+// handle validates the headers every API shares, then serves the request.
+func (s *Server) handle(r *http.Request, body []byte, reqID string) (*response, *apiError) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet && r.Method != http.MethodPut && r.Method != http.MethodDelete {
 		return nil, fail(http.StatusMethodNotAllowed, "MethodNotAllowed", "method %s is not supported", r.Method)
 	}
 	// Project from the Host name.
@@ -450,25 +486,42 @@ func (s *Server) handle(r *http.Request, body []byte, reqID string) ([]storedLog
 	case v != "hmac-sha1":
 		return nil, fail(http.StatusBadRequest, "InvalidSignatureMethod", "signature method %q is not supported", v)
 	}
+	if res, ae, ok := s.handleRead(r, body, project, logstores); ok {
+		return res, ae
+	}
+	if r.Method != http.MethodPost {
+		return nil, fail(http.StatusMethodNotAllowed, "MethodNotAllowed", "method %s is not supported for %s", r.Method, r.URL.Path)
+	}
+	logs, raw, ae := s.putLogs(r, body, reqID, project, logstores)
+	if ae != nil {
+		return nil, ae
+	}
+	s.store(logs, raw)
+	return &response{}, nil
+}
+
+// putLogs validates and decodes one PutLogs request.
+func (s *Server) putLogs(r *http.Request, body []byte, reqID, project string, logstores []string) ([]storedLog, []byte, *apiError) {
+	h := r.Header
 	if ct := h.Get("Content-Type"); ct != "application/x-protobuf" {
-		return nil, fail(http.StatusBadRequest, "InvalidContentType", "Content-Type %q is not application/x-protobuf", ct)
+		return nil, nil, fail(http.StatusBadRequest, "InvalidContentType", "Content-Type %q is not application/x-protobuf", ct)
 	}
 	rawSizeStr := h.Get("x-log-bodyrawsize")
 	if rawSizeStr == "" {
-		return nil, fail(http.StatusBadRequest, "MissingBodyRawSize", "x-log-bodyrawsize is missing")
+		return nil, nil, fail(http.StatusBadRequest, "MissingBodyRawSize", "x-log-bodyrawsize is missing")
 	}
 	rawSize, err := strconv.Atoi(rawSizeStr)
 	if err != nil || rawSize < 0 {
-		return nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %q is invalid", rawSizeStr)
+		return nil, nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %q is invalid", rawSizeStr)
 	}
 	// Authentication.
 	if ae := s.authenticate(r, body); ae != nil {
-		return nil, ae
+		return nil, nil, ae
 	}
 	// Resource.
 	logstore, hashKey, ae := s.route(r.URL)
 	if ae != nil {
-		return nil, ae
+		return nil, nil, ae
 	}
 	found := false
 	for _, ls := range logstores {
@@ -478,11 +531,11 @@ func (s *Server) handle(r *http.Request, body []byte, reqID string) ([]storedLog
 		}
 	}
 	if !found {
-		return nil, fail(http.StatusNotFound, "LogStoreNotExist", "logstore %s does not exist", logstore)
+		return nil, nil, fail(http.StatusNotFound, "LogStoreNotExist", "logstore %s does not exist", logstore)
 	}
 	// Body.
 	if rawSize > s.opts.MaxRawBytes || len(body) > s.opts.MaxRawBytes {
-		return nil, fail(http.StatusRequestEntityTooLarge, "PostBodyTooLarge", "body size %d must little than %d", rawSize, s.opts.MaxRawBytes)
+		return nil, nil, fail(http.StatusRequestEntityTooLarge, "PostBodyTooLarge", "body size %d must little than %d", rawSize, s.opts.MaxRawBytes)
 	}
 	var raw []byte
 	switch ctype := h.Get("x-log-compresstype"); ctype {
@@ -492,30 +545,30 @@ func (s *Server) handle(r *http.Request, body []byte, reqID string) ([]storedLog
 		if err != nil {
 			// Tell a wrong x-log-bodyrawsize from a corrupt block.
 			if m, err2 := lz4.UncompressBlock(body, make([]byte, s.opts.MaxRawBytes)); err2 == nil {
-				return nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %d but body decompresses to %d bytes", rawSize, m)
+				return nil, nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %d but body decompresses to %d bytes", rawSize, m)
 			}
-			return nil, fail(http.StatusBadRequest, "PostBodyUncompressError", "lz4 decompression failed: %v", err)
+			return nil, nil, fail(http.StatusBadRequest, "PostBodyUncompressError", "lz4 decompression failed: %v", err)
 		}
 		if n != rawSize {
-			return nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %d but body decompresses to %d bytes", rawSize, n)
+			return nil, nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %d but body decompresses to %d bytes", rawSize, n)
 		}
 	case "":
 		if len(body) != rawSize {
-			return nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %d but body has %d bytes", rawSize, len(body))
+			return nil, nil, fail(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize %d but body has %d bytes", rawSize, len(body))
 		}
 		raw = body
 	default:
-		return nil, fail(http.StatusBadRequest, "InvalidCompressType", "x-log-compresstype %q is not supported", ctype)
+		return nil, nil, fail(http.StatusBadRequest, "InvalidCompressType", "x-log-compresstype %q is not supported", ctype)
 	}
 	var lg slssdk.LogGroup
 	if err := lg.Unmarshal(raw); err != nil {
-		return nil, fail(http.StatusBadRequest, "PostBodyInvalid", "LogGroup does not decode: %v", err)
+		return nil, nil, fail(http.StatusBadRequest, "PostBodyInvalid", "LogGroup does not decode: %v", err)
 	}
 	if len(lg.Logs) == 0 {
-		return nil, fail(http.StatusBadRequest, "PostBodyInvalid", "LogGroup has no logs")
+		return nil, nil, fail(http.StatusBadRequest, "PostBodyInvalid", "LogGroup has no logs")
 	}
 	if len(lg.Logs) > s.opts.MaxLogs {
-		return nil, fail(http.StatusBadRequest, "PostBodyInvalid", "log count %d exceeds %d", len(lg.Logs), s.opts.MaxLogs)
+		return nil, nil, fail(http.StatusBadRequest, "PostBodyInvalid", "log count %d exceeds %d", len(lg.Logs), s.opts.MaxLogs)
 	}
 	var tags map[string]string
 	if len(lg.LogTags) > 0 {
@@ -529,7 +582,7 @@ func (s *Server) handle(r *http.Request, body []byte, reqID string) ([]storedLog
 		fields := make([]Field, 0, len(l.Contents))
 		for _, c := range l.Contents {
 			if c.GetKey() == "" {
-				return nil, fail(http.StatusBadRequest, "InvalidKey", "log %d has an empty key", i)
+				return nil, nil, fail(http.StatusBadRequest, "InvalidKey", "log %d has an empty key", i)
 			}
 			if s.keep(c.GetKey()) {
 				fields = append(fields, Field{c.GetKey(), c.GetValue()})
@@ -545,7 +598,7 @@ func (s *Server) handle(r *http.Request, body []byte, reqID string) ([]storedLog
 			RequestID: reqID,
 		}}
 	}
-	return out, nil
+	return out, raw, nil
 }
 
 func (s *Server) keep(key string) bool {
