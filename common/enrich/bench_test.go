@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"github.com/auditlane/auditlane/internal/cputime"
 	"path/filepath"
 	"testing"
 
@@ -29,11 +30,11 @@ func BenchmarkEnrich(b *testing.B) {
 	e := mustNew(b, DefaultConfig())
 	var r Result
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cputime.Start(b)
 	for i := 0; i < b.N; i++ {
 		e.Enrich(evs[i%len(evs)], &r)
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // BenchmarkEnrichReadBySystem is the common path: a list by a control-plane
@@ -43,11 +44,11 @@ func BenchmarkEnrichReadBySystem(b *testing.B) {
 	e := mustNew(b, DefaultConfig())
 	var r Result
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cputime.Start(b)
 	for i := 0; i < b.N; i++ {
 		e.Enrich(ev, &r)
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // BenchmarkAttributes builds the flat attribute map as sink fields.

@@ -9,6 +9,7 @@ import (
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/policy"
 	"github.com/auditlane/auditlane/internal/corpus"
+	"github.com/auditlane/auditlane/internal/cputime"
 )
 
 // policyPath is the policy the decision benchmarks apply.
@@ -23,12 +24,14 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 	lines, avg := corpus.Lines(b)
 	b.SetBytes(avg)
 	b.ReportAllocs()
+	cpu := cputime.Start(b)
 	for i := 0; b.Loop(); i++ {
 		var ev auditv1.Event
 		if err := json.Unmarshal(lines[i%len(lines)], &ev); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.Report(b)
 }
 
 // BenchmarkDecision is the decision path: decode the fields the policy
@@ -42,12 +45,14 @@ func BenchmarkDecision(b *testing.B) {
 	var ev audit.Event
 	b.SetBytes(avg)
 	b.ReportAllocs()
+	cpu := cputime.Start(b)
 	for i := 0; b.Loop(); i++ {
 		if err := audit.Parse(lines[i%len(lines)], &ev); err != nil {
 			b.Fatal(err)
 		}
 		sinkLevel = p.Decide(&ev).Level
 	}
+	cpu.Report(b)
 }
 
 // BenchmarkDecideApply adds applying the decision and writing the output
@@ -62,9 +67,11 @@ func BenchmarkDecideApply(b *testing.B) {
 	var s Scratch
 	b.SetBytes(avg)
 	b.ReportAllocs()
+	cpu := cputime.Start(b)
 	for i := 0; b.Loop(); i++ {
 		if r := pipe.ProcessRaw(lines[i%len(lines)], &s); r.Outcome == Rejected {
 			b.Fatal(r.Err)
 		}
 	}
+	cpu.Report(b)
 }

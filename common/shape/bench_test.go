@@ -2,6 +2,7 @@ package shape
 
 import (
 	"encoding/json"
+	"github.com/auditlane/auditlane/internal/cputime"
 	"os"
 	"testing"
 
@@ -41,14 +42,14 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 	raws, total := corpus(b)
 	b.SetBytes(total / int64(len(raws)))
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cputime.Start(b)
 	for i := 0; i < b.N; i++ {
 		var ev auditv1.Event
 		if err := json.Unmarshal(raws[i%len(raws)], &ev); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // BenchmarkStages measures the path's prefixes on the same corpus, to see
@@ -64,18 +65,18 @@ func BenchmarkStages(b *testing.B) {
 	b.Run("decode", func(b *testing.B) {
 		b.SetBytes(total / int64(len(raws)))
 		b.ReportAllocs()
-		cpu := startCPU(b)
+		cpu := cputime.Start(b)
 		for i := 0; i < b.N; i++ {
 			if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
 				b.Fatal(err)
 			}
 		}
-		cpu.report(b)
+		cpu.Report(b)
 	})
 	b.Run("decode+policy+write", func(b *testing.B) {
 		b.SetBytes(total / int64(len(raws)))
 		b.ReportAllocs()
-		cpu := startCPU(b)
+		cpu := cputime.Start(b)
 		for i := 0; i < b.N; i++ {
 			if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
 				b.Fatal(err)
@@ -85,7 +86,7 @@ func BenchmarkStages(b *testing.B) {
 				buf = w.AppendTo(buf[:0], &ev)
 			}
 		}
-		cpu.report(b)
+		cpu.Report(b)
 	})
 }
 
@@ -113,7 +114,7 @@ func BenchmarkFullPath(b *testing.B) {
 			)
 			b.SetBytes(total / int64(len(raws)))
 			b.ReportAllocs()
-			cpu := startCPU(b)
+			cpu := cputime.Start(b)
 			for i := 0; i < b.N; i++ {
 				if err := audit.Parse(raws[i%len(raws)], &ev); err != nil {
 					b.Fatal(err)
@@ -128,7 +129,7 @@ func BenchmarkFullPath(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }
