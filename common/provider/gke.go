@@ -50,7 +50,7 @@ func readObject(path string, v []byte, slots []slot) error {
 			}
 			val := v[vs:ve]
 			if !isNull(val) {
-				if err := checkType(path+"."+s.name, val, s.want); err != nil {
+				if err := checkType(path, s.name, val, s.want); err != nil {
 					return err
 				}
 				*s.dst = val
@@ -60,40 +60,42 @@ func readObject(path string, v []byte, slots []slot) error {
 	}
 }
 
-func checkType(field string, v []byte, want byte) error {
-	var name string
+// checkType checks that v has the JSON type want; the field path is built
+// only for the error.
+func checkType(path, name string, v []byte, want byte) error {
+	var typ string
 	switch want {
 	case '"':
 		if v[0] == '"' {
 			return nil
 		}
-		name = "string"
+		typ = "string"
 	case '{':
 		if v[0] == '{' {
 			return nil
 		}
-		name = "object"
+		typ = "object"
 	case '[':
 		if v[0] == '[' {
 			return nil
 		}
-		name = "array"
+		typ = "array"
 	case 'b':
 		if v[0] == 't' || v[0] == 'f' {
 			return nil
 		}
-		name = "boolean"
+		typ = "boolean"
 	case '0':
 		if v[0] == '-' || v[0] >= '0' && v[0] <= '9' {
 			return nil
 		}
-		name = "number"
+		typ = "number"
 	}
-	f := field
-	if strings.HasPrefix(f, ".") {
-		f = f[1:]
+	f := name
+	if path != "" {
+		f = path + "." + name
 	}
-	return typeErr(GKE, f, name, v)
+	return typeErr(GKE, f, typ, v)
 }
 
 // str returns the text of a raw JSON string value, unescaped into buf when
