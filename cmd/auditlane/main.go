@@ -28,6 +28,8 @@ Usage:
         Report what a policy keeps and drops, bytes saved and monthly cost.
   auditlane process [--policy FILE] [--out FILE] [--dead-letter FILE] [LOG...]
         Decode, apply the policy and write the kept events as JSON lines.
+  auditlane pull --from cloudwatch|sls ... --since 2h [--until T] [--out FILE]
+        Fetch audit history from CloudWatch Logs (EKS) or SLS (ACK) as JSON lines.
 
 LOG files hold JSON lines, EventList objects or JSON arrays of audit events
 (gzip-compressed too); "-" or no LOG reads standard input.
@@ -74,6 +76,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unknown command %q; see auditlane -h", "policy "+args[1])
 	case "process":
 		return runProcess(args[1:], stdin, stdout, stderr)
+	case "pull":
+		return runPull(args[1:], stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
