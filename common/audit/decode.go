@@ -23,6 +23,14 @@ func Parse(raw []byte, ev *Event) error {
 		err.Pos += start
 		return err
 	}
+	if ev.isProvider {
+		if _, batch, _ := providerRecords(ev.Raw, nil); batch {
+			return &DecodeError{Pos: -1, Index: -1, Err: ErrProvider, Detail: errBatch.Error()}
+		}
+		if perr := ev.unwrapProvider(); perr != nil {
+			return perr // a nil *DecodeError must not become a non-nil error
+		}
+	}
 	return nil
 }
 
@@ -77,9 +85,13 @@ func (d *Decoder) Next() (*Event, error) {
 			ev := &d.ev
 			ev.Raw = d.batch[it[0]:it[1]]
 			ev.Line, ev.Offset, ev.Index = d.batchLine, d.batchOff+int64(it[0]), idx
-			if err := ev.parse(); err != nil {
+			err := ev.parse()
+			if err == nil && ev.isProvider {
+				err = ev.unwrapProvider()
+			}
+			if err != nil {
 				err.Line, err.Offset, err.Index = ev.Line, ev.Offset, idx
-				d.rejected = ev.Raw
+				d.rejected = d.batch[it[0]:it[1]]
 				return nil, err
 			}
 			if ev.isList {
@@ -120,6 +132,23 @@ func (d *Decoder) Next() (*Event, error) {
 				return nil, err
 			}
 			continue
+		}
+		if ev.isProvider {
+			items, batch, perr := providerRecords(raw, d.items[:0])
+			if perr != nil {
+				perr.Line, perr.Offset = line, off
+				d.rejected = raw
+				return nil, perr
+			}
+			if batch {
+				d.batch, d.batchLine, d.batchOff, d.items, d.next = raw, line, off, items, 0
+				continue
+			}
+			if perr := ev.unwrapProvider(); perr != nil {
+				perr.Line, perr.Offset = line, off
+				d.rejected = raw
+				return nil, perr
+			}
 		}
 		return ev, nil
 	}

@@ -42,8 +42,13 @@ type memberPos struct {
 	keyStart, valStart, valEnd int
 }
 
-// memberItems is the internal id of an EventList's items member.
-const memberItems = numMembers + 1
+// memberItems is the internal id of an EventList's items member;
+// memberProvider marks the top-level keys of cloud providers' record
+// formats (see common/provider).
+const (
+	memberItems    = numMembers + 1
+	memberProvider = numMembers + 2
+)
 
 // parseState is per-event scratch kept in the Event to avoid allocations.
 type parseState struct {
@@ -52,6 +57,10 @@ type parseState struct {
 	members     []memberPos
 	isList      bool
 	hasAPIGroup bool
+	// isProvider: a cloud provider's record (AKS, GKE) rather than an Event.
+	isProvider  bool
+	sawProvider bool
+	provBuf     []byte // the Event unwrapped from a provider record
 }
 
 // reset clears e for a new parse, keeping Raw, positions and buffers.
@@ -60,7 +69,7 @@ func (e *Event) reset() {
 		Raw: e.Raw, Line: e.Line, Offset: e.Offset, Index: e.Index,
 		User:       UserInfo{Groups: e.User.Groups[:0]},
 		strs:       e.strs[:0],
-		parseState: parseState{groups: e.groups[:0], members: e.members[:0]},
+		parseState: parseState{groups: e.groups[:0], members: e.members[:0], provBuf: e.provBuf},
 	}
 }
 
@@ -162,6 +171,8 @@ func (e *Event) member(m Member, i int) (int, *DecodeError) {
 		return e.expectType(i, '[', "sourceIPs")
 	case memberItems:
 		return e.expectType(i, '[', "items")
+	case memberProvider:
+		e.sawProvider = true
 	}
 	return skipValue(b, i, 1)
 }
@@ -423,6 +434,10 @@ func (e *Event) finish() *DecodeError {
 		return &DecodeError{Pos: sp.ValStart, Index: -1, Field: "kind", Err: ErrKind, Detail: `"` + kind + `"`}
 	}
 	e.APIVersion = get(e.refs[sAPIVersion])
+	if e.sawProvider && !e.isList && e.APIVersion == "" && e.refs[sKind] == (strRef{}) {
+		e.isProvider = true
+		return nil
+	}
 	switch e.APIVersion {
 	case "", VersionV1, VersionV1beta1, VersionV1alpha1:
 	default:
@@ -579,6 +594,8 @@ func topMember(key []byte) Member {
 		return MemberTimestamp
 	case `"items"`:
 		return memberItems
+	case `"protoPayload"`, `"properties"`, `"category"`, `"records"`:
+		return memberProvider
 	}
 	return numMembers
 }

@@ -164,6 +164,8 @@ func Reason(err error) string {
 		return "unsupported_api_version"
 	case errors.Is(err, audit.ErrSyntax):
 		return "invalid_json"
+	case errors.Is(err, audit.ErrProvider):
+		return "invalid_provider_record"
 	}
 	return "other"
 }
