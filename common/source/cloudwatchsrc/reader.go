@@ -70,6 +70,10 @@ type Config struct {
 	PageLimit int32
 	// Backoff bounds retries.
 	Backoff Backoff
+	// OnCommit, when set, is called with a copy of the checkpoint each time
+	// it advanced past a delivered page (to persist it, for example in a
+	// collector storage extension).
+	OnCommit func(Checkpoint)
 }
 
 // Validate reports the first invalid field.
@@ -268,6 +272,9 @@ func (r *Reader) Read(ctx context.Context, fn func(batch []Message) error) error
 				if batch[i].Truncated {
 					r.stats.Truncated++
 				}
+			}
+			if r.cfg.OnCommit != nil {
+				r.cfg.OnCommit(r.ckpt.clone())
 			}
 		}
 		if out.NextToken == nil || (in.NextToken != nil && *out.NextToken == *in.NextToken) {

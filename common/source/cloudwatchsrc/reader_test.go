@@ -194,3 +194,40 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 }
+
+func TestOnCommitFollowsDeliveredPages(t *testing.T) {
+	srv, c := setup(t, cwtest.Faults{})
+	history(srv, 30)
+	var commits []Checkpoint
+	r, err := New(c, Config{LogGroup: group, PageLimit: 10, OnCommit: func(ck Checkpoint) { commits = append(commits, ck) }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := 0
+	if err := r.Read(context.Background(), func([]Message) error {
+		pages++
+		if pages == 2 {
+			return errors.New("refused")
+		}
+		return nil
+	}); err == nil {
+		t.Fatal("refused page: no error")
+	}
+	if len(commits) != 1 {
+		t.Fatalf("%d commits after one accepted and one refused page, want 1", len(commits))
+	}
+	n := 0
+	for _, p := range commits[0].Streams {
+		n += len(p.EventIDs)
+	}
+	if n == 0 || len(commits[0].Streams) != 3 {
+		t.Fatalf("committed checkpoint %+v does not cover the first page", commits[0])
+	}
+	if err := r.Read(context.Background(), func([]Message) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	last := commits[len(commits)-1]
+	if got, want := fmt.Sprint(last), fmt.Sprint(r.Checkpoint()); got != want {
+		t.Fatalf("last commit %s, reader checkpoint %s", got, want)
+	}
+}

@@ -13,19 +13,25 @@ import (
 
 // Modes of the receiver.
 const (
-	ModeFile    = "file"
-	ModeWebhook = "webhook"
+	ModeFile       = "file"
+	ModeWebhook    = "webhook"
+	ModeCloudWatch = "cloudwatch"
+	ModeSLS        = "sls"
 )
 
 // Config is the k8saudit receiver configuration.
 type Config struct {
-	// Mode is "file" (tail the apiserver's audit log) or "webhook" (accept
-	// the apiserver's audit webhook POSTs).
+	// Mode is "file" (tail the apiserver's audit log), "webhook" (accept
+	// the apiserver's audit webhook POSTs), "cloudwatch" (read EKS audit
+	// logs from CloudWatch Logs) or "sls" (read ACK audit logs from an SLS
+	// logstore through a consumer group).
 	Mode string `mapstructure:"mode"`
 	// File configures file mode.
 	File FileConfig `mapstructure:"file"`
 	// Webhook configures webhook mode.
 	Webhook WebhookConfig `mapstructure:"webhook"`
+	// CloudWatch configures cloudwatch mode.
+	CloudWatch CloudWatchConfig `mapstructure:"cloudwatch"`
 	// Pipeline holds the shared pipeline keys (policy_file, cluster_name,
 	// layout, ...; see pipeline.Keys).
 	Pipeline auditotel.PipelineConfig `mapstructure:"pipeline"`
@@ -99,8 +105,12 @@ func (c *Config) Validate() error {
 		if c.Webhook.RetryAfter < 0 {
 			return errors.New("webhook::retry_after: must not be negative")
 		}
+	case ModeCloudWatch:
+		if err := c.CloudWatch.validate(); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("mode: %q is neither file nor webhook", c.Mode)
+		return fmt.Errorf("mode: %q is not file, webhook, cloudwatch or sls", c.Mode)
 	}
 	return c.Pipeline.Validate()
 }

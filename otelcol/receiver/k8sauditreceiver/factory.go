@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/auditlane/auditlane/common/source/cloudwatchsrc"
 	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
 	"github.com/auditlane/auditlane/otelcol/receiver/k8sauditreceiver/internal/metadata"
 )
@@ -31,9 +32,12 @@ func createDefaultConfig() component.Config {
 	srv := confighttp.NewDefaultServerConfig()
 	srv.NetAddr.Endpoint = "localhost:9880"
 	return &Config{
-		Mode:     ModeFile,
-		File:     FileConfig{StartAt: "end", PollInterval: 200 * time.Millisecond, MaxBatch: 1000, FingerprintSize: 1024},
-		Webhook:  WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second},
+		Mode:    ModeFile,
+		File:    FileConfig{StartAt: "end", PollInterval: 200 * time.Millisecond, MaxBatch: 1000, FingerprintSize: 1024},
+		Webhook: WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second},
+		CloudWatch: CloudWatchConfig{
+			LogStreamNamePrefix: cloudwatchsrc.DefaultStreamPrefix, StartAt: "end", PollInterval: 5 * time.Second,
+		},
 		Pipeline: auditotel.PipelineConfig{},
 	}
 }

@@ -76,7 +76,7 @@ type tailer struct {
 }
 
 func (r *auditReceiver) startFile(ctx context.Context, host component.Host) error {
-	client, err := r.storageClient(ctx, host)
+	client, err := r.storageClient(ctx, host, r.cfg.File.Storage, "file::storage")
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,12 @@ type auditReceiver struct {
 	wg     sync.WaitGroup
 	server *http.Server
 	tailer *tailer
+	cw     *cwReader
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*auditReceiver, error) {
 	transport := "file"
-	if cfg.Mode == ModeWebhook {
+	if cfg.Mode != ModeFile {
 		transport = "http"
 	}
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, Transport: transport, ReceiverCreateSettings: set})
@@ -56,6 +57,8 @@ func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
 	switch r.cfg.Mode {
 	case ModeWebhook:
 		return r.startWebhook(ctx, host)
+	case ModeCloudWatch:
+		return r.startCloudWatch(ctx, host)
 	default:
 		return r.startFile(ctx, host)
 	}
@@ -67,6 +70,7 @@ func (r *auditReceiver) Shutdown(ctx context.Context) error {
 	if r.server != nil {
 		errs = append(errs, r.server.Shutdown(ctx))
 	}
+
 	if r.cancel != nil {
 		r.cancel()
 	}
@@ -74,22 +78,26 @@ func (r *auditReceiver) Shutdown(ctx context.Context) error {
 	if r.tailer != nil {
 		errs = append(errs, r.tailer.close(ctx))
 	}
+	if r.cw != nil {
+		errs = append(errs, r.cw.close(ctx))
+	}
 	errs = append(errs, r.flow.Close())
 	return errors.Join(errs...)
 }
 
-func (r *auditReceiver) storageClient(ctx context.Context, host component.Host) (storage.Client, error) {
-	id := r.cfg.File.Storage
+// storageClient returns the client of the storage extension id (a no-op
+// client when id is nil); key names the setting in errors.
+func (r *auditReceiver) storageClient(ctx context.Context, host component.Host, id *component.ID, key string) (storage.Client, error) {
 	if id == nil {
 		return storage.NewNopClient(), nil
 	}
 	ext, ok := host.GetExtensions()[*id]
 	if !ok {
-		return nil, fmt.Errorf("k8saudit: file::storage: extension %s not found", id)
+		return nil, fmt.Errorf("k8saudit: %s: extension %s not found", key, id)
 	}
 	se, ok := ext.(storage.Extension)
 	if !ok {
-		return nil, fmt.Errorf("k8saudit: file::storage: extension %s is not a storage extension", id)
+		return nil, fmt.Errorf("k8saudit: %s: extension %s is not a storage extension", key, id)
 	}
 	return se.GetClient(ctx, component.KindReceiver, r.set.ID, "")
 }
@@ -125,8 +133,11 @@ func (r *auditReceiver) add(ctx context.Context, b *batch, ev *audit.Event, s *p
 }
 
 func (r *auditReceiver) source() string {
-	if r.cfg.Mode == ModeWebhook {
+	switch r.cfg.Mode {
+	case ModeWebhook:
 		return "webhook"
+	case ModeCloudWatch:
+		return "cloudwatch:" + r.cfg.CloudWatch.LogGroupName
 	}
 	return r.cfg.File.Path
 }
