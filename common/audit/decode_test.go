@@ -422,6 +422,38 @@ func TestSpecialMaskFirstByteIsExact(t *testing.T) {
 	}
 }
 
+func TestSpecialMaskRandomWords(t *testing.T) {
+	// Random words biased towards the class edges: the lowest flagged
+	// byte is the first special byte, whatever follows it.
+	edges := []byte{0, 1, 0x1f, 0x20, 0x21, '"', 0x23, 0x5b, '\\', 0x5d, 0x7f, 0x80, 0x81, 0xa0, 0xa2, 0xdc, 0xff, 'a'}
+	rng := uint64(7)
+	for n := 0; n < 300000; n++ {
+		var w [8]byte
+		for k := range w {
+			rng = rng*6364136223846793005 + 1442695040888963407
+			if r := rng >> 33; r&1 == 0 {
+				w[k] = edges[(r>>1)%uint64(len(edges))]
+			} else {
+				w[k] = byte(r >> 1)
+			}
+		}
+		want := -1
+		for k, c := range w {
+			if strClass[c] {
+				want = k
+				break
+			}
+		}
+		got := -1
+		if m := specialMask(binary.LittleEndian.Uint64(w[:])); m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != want {
+			t.Fatalf("%q: first special at %d, mask says %d", w, want, got)
+		}
+	}
+}
+
 func TestScanStringAgainstEncodingJSON(t *testing.T) {
 	pieces := []string{`a`, `\"`, `\\`, `\/`, `\n`, `\u00e9`, `\ud83d\ude00`, `\x`, `\u12`, "é", "\xff", "\xe2\x82", "\x01", "\t", `"`, `\`, ` `, "long-plain-text-run-", "€uro"}
 	rng := uint64(1)

@@ -38,9 +38,15 @@ const (
 // little-endian word x that are '"', '\\', below 0x20 or above 0x7f. The
 // lowest flagged byte is exact (borrows only flag bytes above a true
 // match), which is all the scanners use.
+//
+// Per byte, without a borrow in: x^'"' - 1 has its high bit set when x is
+// '"' or when x^'"' >= 0x81, that is x >= 0x80 except 0xa2; x^'\\' - 1
+// likewise for '\\'; x - 0x20 has it set when x < 0x20 or x >= 0xa0,
+// which covers 0xa2. Every other flag is on a byte above 0x7f, special
+// anyway, so no "&^ x" masks are needed.
 func specialMask(x uint64) uint64 {
 	q, s := x^quote, x^bslsh
-	return ((q-lsb)&^q | (s-lsb)&^s | (x-ctl)&^x | x) & msb
+	return ((q - lsb) | (s - lsb) | (x - ctl)) & msb
 }
 
 // nextSpecial returns the index of the first string-special byte (see
