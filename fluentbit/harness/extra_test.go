@@ -1,12 +1,8 @@
 package harness
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -136,73 +132,4 @@ func TestOutageMemoryBounded(t *testing.T) {
 			t.Errorf("rss %d kB during/after the outage: memory is not bounded", v)
 		}
 	}
-}
-
-// TestRealFluentBit runs a real Fluent Bit with the plugin when
-// FLUENT_BIT_BIN is set: a tail input and an http input (an EventList
-// POSTed like the apiserver's webhook) into destination file.
-func TestRealFluentBit(t *testing.T) {
-	bin := os.Getenv("FLUENT_BIT_BIN")
-	if bin == "" {
-		t.Skip("FLUENT_BIT_BIN is not set: skipping the end-to-end test with a real Fluent Bit")
-	}
-	needBuild(t)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "audit.log")
-	out := filepath.Join(dir, "out.jsonl")
-	sample := readLines(t, "sample-audit.log", "")[:100]
-	if err := os.WriteFile(in, append(bytes.Join(sample, []byte("\n")), '\n'), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`[SERVICE]
-    Flush 1
-    Log_Level info
-[INPUT]
-    Name tail
-    Path %s
-    Read_from_Head true
-    Tag kube.audit
-[INPUT]
-    Name http
-    Listen 127.0.0.1
-    Port 19880
-    Tag webhook
-[OUTPUT]
-    Name auditlane
-    Match *
-    destination file
-    file_path %s
-    stats_interval 1
-`, in, out)
-	cf := writeFile(t, dir, "fluent-bit.conf", []byte(conf))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-e", plugPath, "-c", cf)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	el, err := os.ReadFile(filepath.Join(repoRoot, "examples", "data", "eventlist.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	posted := false
-	for i := 0; i < 100; i++ {
-		time.Sleep(300 * time.Millisecond)
-		if !posted {
-			resp, err := http.Post("http://127.0.0.1:19880/webhook", "application/json", bytes.NewReader(el))
-			if err == nil {
-				resp.Body.Close()
-				posted = resp.StatusCode < 300
-			}
-		}
-		b, _ := os.ReadFile(out)
-		if posted && bytes.Count(b, []byte("\n")) >= 150 {
-			return
-		}
-	}
-	b, _ := os.ReadFile(out)
-	t.Fatalf("wrote %d lines, want 150\n%s", bytes.Count(b, []byte("\n")), logs.String())
 }
