@@ -3,6 +3,8 @@ package enrich
 import (
 	"strings"
 	"testing"
+
+	"github.com/auditlane/auditlane/common/audit"
 )
 
 func TestJSONNav(t *testing.T) {
@@ -93,5 +95,25 @@ func TestInternCache(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { c.get([]byte("kubectl/v1.25.4 (darwin/amd64) kubernetes/872a965")) }); allocs != 0 {
 		t.Errorf("repeated get allocates %v times", allocs)
+	}
+}
+
+func TestNeedsEscape(t *testing.T) {
+	for _, s := range []string{"", "a", "plain-ascii-text-longer-than-8", "ünïcödé ✓ text", "\x7f\x80\xff\xfe0123456789"} {
+		if needsEscape(s) {
+			t.Errorf("needsEscape(%q) = true", s)
+		}
+	}
+	base := "abcdefghijklmnopqrstuvwxyz"
+	for i := 0; i <= len(base); i++ {
+		for _, c := range []byte{'"', '\\', 0, '\n', 0x1f} {
+			s := base[:i] + string(c) + base[i:]
+			if !needsEscape(s) {
+				t.Errorf("needsEscape(%q) = false", s)
+			}
+			if got, want := string(appendQuoted(nil, s)), string(audit.AppendQuote(nil, s)); got != want {
+				t.Errorf("appendQuoted(%q) = %s, want %s", s, got, want)
+			}
+		}
 	}
 }

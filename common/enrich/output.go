@@ -109,46 +109,46 @@ func (r *Result) Annotations(emit func(key, value string)) {
 // Annotations, without building intermediate strings.
 func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 	w := annWriter{dst: dst, comma: comma}
-	w.add(AnnClusterName, r.ClusterName)
-	w.add(AnnClusterID, r.ClusterID)
-	w.add(AnnProvider, r.Provider)
+	w.add(qAnnClusterName, r.ClusterName)
+	w.add(qAnnClusterID, r.ClusterID)
+	w.add(qAnnProvider, r.Provider)
 	if r.parts.identity {
 		id := &r.Identity
-		w.add(AnnUserKind, id.Kind.String())
+		w.add(qAnnUserKind, id.Kind.String())
 		if id.Impersonator != "" {
-			w.add(AnnEffectiveUser, id.User)
+			w.add(qAnnEffectiveUser, id.User)
 		}
-		w.add(AnnSANamespace, id.ServiceAccountNamespace)
-		w.add(AnnSAName, id.ServiceAccountName)
-		w.add(AnnNodeName, id.NodeName)
+		w.add(qAnnSANamespace, id.ServiceAccountNamespace)
+		w.add(qAnnSAName, id.ServiceAccountName)
+		w.add(qAnnNodeName, id.NodeName)
 		p := &r.Principal
-		w.add(AnnAccountID, p.AccountID)
-		w.add(AnnPrincipalType, p.Type)
-		w.add(AnnPrincipalARN, p.ARN)
-		w.add(AnnPrincipalName, p.Name)
-		w.add(AnnPrincipalID, firstNonEmpty(p.ID, p.PrincipalID))
-		w.add(AnnSessionName, p.SessionName)
-		w.add(AnnAccessKeyID, p.AccessKeyID)
+		w.add(qAnnAccountID, p.AccountID)
+		w.add(qAnnPrincipalType, p.Type)
+		w.add(qAnnPrincipalARN, p.ARN)
+		w.add(qAnnPrincipalName, p.Name)
+		w.add(qAnnPrincipalID, firstNonEmpty(p.ID, p.PrincipalID))
+		w.add(qAnnSessionName, p.SessionName)
+		w.add(qAnnAccessKeyID, p.AccessKeyID)
 	}
 	if r.parts.request {
-		w.add(AnnResource, r.Resource)
-		w.add(AnnAccess, r.Access)
-		w.add(AnnResponseClass, r.ResponseClass)
+		w.add(qAnnResource, r.Resource)
+		w.add(qAnnAccess, r.Access)
+		w.add(qAnnResponseClass, r.ResponseClass)
 		if r.HasLatency {
-			w.key(AnnLatencyMS)
+			w.key(qAnnLatencyMS)
 			w.dst = append(appendMillis(append(w.dst, '"'), r.Latency), '"')
 		}
-		w.add(AnnUAClient, r.UA.Client)
-		w.add(AnnUAVersion, r.UA.Version)
-		w.add(AnnUAOS, r.UA.OS)
-		w.add(AnnUAArch, r.UA.Arch)
+		w.add(qAnnUAClient, r.UA.Client)
+		w.add(qAnnUAVersion, r.UA.Version)
+		w.add(qAnnUAOS, r.UA.OS)
+		w.add(qAnnUAArch, r.UA.Arch)
 	}
 	if r.parts.authz && r.HasRBAC {
-		w.add2(AnnRBACBinding, r.RBAC.BindingKind, r.RBAC.BindingName)
-		w.add2(AnnRBACRole, r.RBAC.RoleKind, r.RBAC.RoleName)
+		w.add2(qAnnRBACBinding, r.RBAC.BindingKind, r.RBAC.BindingName)
+		w.add2(qAnnRBACRole, r.RBAC.RoleKind, r.RBAC.RoleName)
 	}
 	if r.parts.network && len(r.SourceIPs) > 0 {
-		w.key(AnnSourceIPClass)
+		w.key(qAnnSourceIPClass)
 		w.dst = append(w.dst, '"')
 		for i := range r.SourceIPs {
 			if i > 0 {
@@ -159,7 +159,7 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 		w.dst = append(w.dst, '"')
 	}
 	if r.parts.risk && len(r.Tags) > 0 {
-		w.key(AnnRiskTags)
+		w.key(qAnnRiskTags)
 		w.dst = append(w.dst, '"')
 		for i, t := range r.Tags {
 			if i > 0 {
@@ -168,10 +168,43 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 			w.dst = appendEscaped(w.dst, t)
 		}
 		w.dst = append(w.dst, '"')
-		w.add(AnnRiskSeverity, r.Severity.String())
+		w.add(qAnnRiskSeverity, r.Severity.String())
 	}
 	return w.dst, w.n
 }
+
+// The annotation keys as written: quoted, with the colon, preceded by the
+// separating comma (dropped for the first member).
+const (
+	qAnnClusterName   = `,"` + AnnClusterName + `":`
+	qAnnClusterID     = `,"` + AnnClusterID + `":`
+	qAnnProvider      = `,"` + AnnProvider + `":`
+	qAnnUserKind      = `,"` + AnnUserKind + `":`
+	qAnnEffectiveUser = `,"` + AnnEffectiveUser + `":`
+	qAnnSANamespace   = `,"` + AnnSANamespace + `":`
+	qAnnSAName        = `,"` + AnnSAName + `":`
+	qAnnNodeName      = `,"` + AnnNodeName + `":`
+	qAnnAccountID     = `,"` + AnnAccountID + `":`
+	qAnnPrincipalType = `,"` + AnnPrincipalType + `":`
+	qAnnPrincipalARN  = `,"` + AnnPrincipalARN + `":`
+	qAnnPrincipalName = `,"` + AnnPrincipalName + `":`
+	qAnnPrincipalID   = `,"` + AnnPrincipalID + `":`
+	qAnnSessionName   = `,"` + AnnSessionName + `":`
+	qAnnAccessKeyID   = `,"` + AnnAccessKeyID + `":`
+	qAnnLatencyMS     = `,"` + AnnLatencyMS + `":`
+	qAnnResponseClass = `,"` + AnnResponseClass + `":`
+	qAnnResource      = `,"` + AnnResource + `":`
+	qAnnAccess        = `,"` + AnnAccess + `":`
+	qAnnUAClient      = `,"` + AnnUAClient + `":`
+	qAnnUAVersion     = `,"` + AnnUAVersion + `":`
+	qAnnUAOS          = `,"` + AnnUAOS + `":`
+	qAnnUAArch        = `,"` + AnnUAArch + `":`
+	qAnnRBACBinding   = `,"` + AnnRBACBinding + `":`
+	qAnnRBACRole      = `,"` + AnnRBACRole + `":`
+	qAnnSourceIPClass = `,"` + AnnSourceIPClass + `":`
+	qAnnRiskTags      = `,"` + AnnRiskTags + `":`
+	qAnnRiskSeverity  = `,"` + AnnRiskSeverity + `":`
+)
 
 // annWriter appends "key":"value" members.
 type annWriter struct {
@@ -180,27 +213,26 @@ type annWriter struct {
 	comma bool
 }
 
-// key starts a member; keys are constants that need no escaping.
-func (w *annWriter) key(k string) {
-	if w.comma || w.n > 0 {
-		w.dst = append(w.dst, ',')
+// key starts a member; qk is one of the qAnn* constants (keys need no
+// escaping).
+func (w *annWriter) key(qk string) {
+	if !w.comma && w.n == 0 {
+		qk = qk[1:]
 	}
 	w.n++
-	w.dst = append(w.dst, '"')
-	w.dst = append(w.dst, k...)
-	w.dst = append(w.dst, '"', ':')
+	w.dst = append(w.dst, qk...)
 }
 
-func (w *annWriter) add(k, v string) {
+func (w *annWriter) add(qk, v string) {
 	if v != "" {
-		w.key(k)
-		w.dst = audit.AppendQuote(w.dst, v)
+		w.key(qk)
+		w.dst = appendQuoted(w.dst, v)
 	}
 }
 
 // add2 writes a+"/"+b.
-func (w *annWriter) add2(k, a, b string) {
-	w.key(k)
+func (w *annWriter) add2(qk, a, b string) {
+	w.key(qk)
 	w.dst = append(w.dst, '"')
 	w.dst = appendEscaped(w.dst, a)
 	w.dst = append(w.dst, '/')
@@ -208,17 +240,50 @@ func (w *annWriter) add2(k, a, b string) {
 	w.dst = append(w.dst, '"')
 }
 
+// appendQuoted appends s as a JSON string, as audit.AppendQuote does; the
+// common case, nothing to escape, is checked eight bytes at a time.
+func appendQuoted(dst []byte, s string) []byte {
+	if needsEscape(s) {
+		return audit.AppendQuote(dst, s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
 // appendEscaped appends s JSON-escaped, without quotes.
 func appendEscaped(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
-			n := len(dst)
-			dst = audit.AppendQuote(dst, s)
-			copy(dst[n:], dst[n+1:len(dst)-1])
-			return dst[:len(dst)-2]
+	if !needsEscape(s) {
+		return append(dst, s...)
+	}
+	n := len(dst)
+	dst = audit.AppendQuote(dst, s)
+	copy(dst[n:], dst[n+1:len(dst)-1])
+	return dst[:len(dst)-2]
+}
+
+// needsEscape reports whether s holds a byte that a JSON string must
+// escape (a control character, a quote or a backslash), looking at eight
+// bytes at a time.
+func needsEscape(s string) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		t := s[i : i+8]
+		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		q := w ^ (lsb * '"')
+		b := w ^ (lsb * '\\')
+		if ((w-lsb*0x20)&^w|(q-lsb)&^q|(b-lsb)&^b)&msb != 0 {
+			return true
 		}
 	}
-	return append(dst, s...)
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 // appendMillis appends d in milliseconds as FormatMillis writes it.
