@@ -2,6 +2,7 @@ package shape
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 
@@ -176,12 +177,29 @@ func RedactQuery(dst []byte, uri string) (out []byte, n int) {
 }
 
 func sensitiveParam(key string) bool {
+	// Two strings whose first characters are ASCII and differ in more than
+	// case are not equal under case folding: most names fail that test
+	// without a call to EqualFold.
+	var k0 byte = utf8.RuneSelf
+	if key != "" && key[0] < utf8.RuneSelf {
+		k0 = lowerASCII(key[0])
+	}
 	for _, s := range SensitiveQueryParams {
+		if k0 < utf8.RuneSelf && s != "" && s[0] < utf8.RuneSelf && lowerASCII(s[0]) != k0 {
+			continue
+		}
 		if strings.EqualFold(key, s) {
 			return true
 		}
 	}
 	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // looksLikeJWT matches "eyJ<base64url>.<base64url>.<base64url>".

@@ -291,6 +291,8 @@ func TestRedactQuery(t *testing.T) {
 		{"/api/v1/pods", ""},
 		{"/api?token=", ""},
 		{"/api?password=a&x-amz-signature=b&sig=c", "/api?password=REDACTED&x-amz-signature=REDACTED&sig=REDACTED"},
+		// Names compare with Unicode case folding: U+017F folds to "s".
+		{"/api?\u017fecret=a&Sig=b&sigs=c", "/api?\u017fecret=REDACTED&Sig=REDACTED&sigs=c"},
 	} {
 		out, n := RedactQuery(nil, tc.in)
 		if tc.want == "" {
