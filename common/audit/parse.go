@@ -199,9 +199,14 @@ func typeErr(i int, field string, want, got byte) *DecodeError {
 func (e *Event) str(i, ref int, field string) (int, *DecodeError) {
 	b := e.Raw
 	if i < len(b) && b[i] == '"' {
-		j, esc, err := scanString(b, i)
-		if err != nil {
-			return j, err
+		j, esc := plainRun(b, i+1), false
+		if j < len(b) && b[j] == '"' {
+			j++
+		} else {
+			var err *DecodeError
+			if j, esc, err = scanStringSlow(b, i, j); err != nil {
+				return j, err
+			}
 		}
 		e.refs[ref] = e.collect(b[i:j], esc)
 		return j, nil
@@ -531,9 +536,14 @@ func (o *objScan) next() (key []byte, more bool, err *DecodeError) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, false, syntaxErr(i, "expected object key")
 	}
-	j, esc, serr := scanString(b, i)
-	if serr != nil {
-		return nil, false, serr
+	j, esc := plainRun(b, i+1), false
+	if j < len(b) && b[j] == '"' {
+		j++
+	} else {
+		var serr *DecodeError
+		if j, esc, serr = scanStringSlow(b, i, j); serr != nil {
+			return nil, false, serr
+		}
 	}
 	key = b[i:j]
 	if esc {

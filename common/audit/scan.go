@@ -52,12 +52,7 @@ func specialMask(x uint64) uint64 {
 // nextSpecial returns the index of the first string-special byte (see
 // strClass) at or after i, or len(b).
 func nextSpecial(b []byte, i int) int {
-	for i+8 <= len(b) {
-		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-		i += 8
-	}
+	i = plainRun(b, i)
 	for i < len(b) && !strClass[b[i]] {
 		i++
 	}
@@ -79,23 +74,29 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// scanString validates the string starting at b[i] == '"' (escapes,
-// control characters, UTF-8) and returns the index after its closing quote
-// and whether it contains escapes. Plain printable-ASCII strings, the
-// common case, are scanned eight bytes at a time.
-func scanString(b []byte, i int) (int, bool, *DecodeError) {
-	j := i + 1
+// plainRun returns the index of the first string-special byte (see
+// strClass) at or after j, found eight bytes at a time, or the index where
+// fewer than eight bytes remain. It is small enough to inline.
+func plainRun(b []byte, j int) int {
 	for j+8 <= len(b) {
 		if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
-			if b[j] == '"' {
-				return j + 1, false, nil
-			}
-			break
+			return j + bits.TrailingZeros64(m)>>3
 		}
 		j += 8
 	}
-	return scanStringSlow(b, i, j)
+	return j
+}
+
+// scanString validates the string starting at b[i] == '"' (escapes,
+// control characters, UTF-8) and returns the index after its closing quote
+// and whether it contains escapes. Plain printable-ASCII strings, the
+// common case, are scanned eight bytes at a time without a call.
+func scanString(b []byte, i int) (int, bool, *DecodeError) {
+	if j := plainRun(b, i+1); j < len(b) && b[j] == '"' {
+		return j + 1, false, nil
+	} else {
+		return scanStringSlow(b, i, j)
+	}
 }
 
 // scanStringSlow continues scanning the string that starts at b[start]
@@ -264,98 +265,127 @@ func scanLiteral(b []byte, i int, lit string) (int, *DecodeError) {
 }
 
 // skipValue validates the JSON value starting at b[i] (no leading space)
-// and returns the index after it. depth is the nesting level of b[i]. It is
-// an iterative state machine with an explicit stack of container kinds
-// (one bit per level), so skipping large bodies costs no call per value.
+// and returns the index after it. depth is the nesting level of b[i]. It
+// alternates between fast, a call-free loop over the common tokens (plain
+// strings, simple integers, literals, the first 64 levels of nesting), and
+// slow, which takes one step of any kind, reports errors and keeps deeper
+// nesting. Keeping calls out of the fast loop keeps its state in registers.
 func skipValue(b []byte, i, depth int) (int, *DecodeError) {
-	// Container kinds, one bit per open level (set: object). The first 64
-	// levels live in a word; deeper nesting, rare in real events, spills
-	// to a slice.
-	var kinds uint64
-	var deep []uint64
-	level := 0   // open containers
-	obj := false // the innermost open container is an object
-	var err *DecodeError
-value:
-	if i >= len(b) {
-		return i, syntaxErr(i, "unexpected end of input")
+	var k skipStack
+	k.lim = min(64, maxDepth-depth)
+	st := stValue
+	for {
+		if i, st = k.fast(b, i, st); st == stDone {
+			return i, nil
+		}
+		var err *DecodeError
+		if i, st, err = k.slow(b, i, depth, st); err != nil {
+			return i, err
+		}
 	}
-	switch c := b[i]; {
-	case c == '"':
-		// scanString's quick path, inlined: most strings are plain ASCII.
-		j := i + 1
-		for j+8 <= len(b) {
-			if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
+}
+
+// The states of skipValue's scanners: what b[i] should start.
+const (
+	stValue = iota // a value
+	stKey          // an object key (after '{' or ',' and space)
+	stAfter        // space, then ',' or a closer, or the end at level 0
+	stDone         // the value is complete
+)
+
+// skipStack is skipValue's explicit stack of open containers, one bit per
+// level (set: object). The first 64 levels live in a word; deeper nesting,
+// rare in real events, spills to a slice that only slow touches.
+type skipStack struct {
+	kinds uint64
+	deep  []uint64
+	level int // open containers
+	lim   int // fast opens containers only below this level
+}
+
+// isObj reports whether open level l (0-based) is an object.
+func (k *skipStack) isObj(l int) bool {
+	if l >= 64 {
+		return k.deep[(l-64)>>6]&(1<<((l-64)&63)) != 0
+	}
+	return k.kinds&(1<<l) != 0
+}
+
+// fast scans from b[i] in state st while the tokens are common ones and
+// returns where it stopped and the state there: stDone, or a state for
+// slow to take one step in. It makes no calls.
+func (k *skipStack) fast(b []byte, i, st int) (int, int) {
+	kinds, level, lim := k.kinds, k.level, k.lim
+	switch st {
+	case stKey:
+		goto key
+	case stAfter:
+		goto after
+	}
+value:
+	if i < len(b) {
+		switch c := b[i]; {
+		case c == '"':
+			if j := plainRun(b, i+1); j < len(b) && b[j] == '"' {
+				i = j + 1
+				goto after
+			}
+		case c == '{' || c == '[':
+			if level >= lim {
 				break
 			}
-			j += 8
-		}
-		if j < len(b) && b[j] == '"' {
-			i = j + 1
-		} else if i, _, err = scanStringSlow(b, i, j); err != nil {
-			return i, err
-		}
-	case c == '{' || c == '[':
-		if depth+level >= maxDepth {
-			return i, syntaxErr(i, "nesting too deep")
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && (b[i] == '}' && c == '{' || b[i] == ']' && c == '[') {
-			i++
-			break
-		}
-		obj = c == '{'
-		if level < 64 {
-			if obj {
-				kinds |= 1 << level
-			} else {
-				kinds &^= 1 << level
+			j := skipWS(b, i+1)
+			if j < len(b) && (b[j] == '}' && c == '{' || b[j] == ']' && c == '[') {
+				i = j + 1
+				goto after
 			}
-		} else {
-			if w := (level - 64) >> 6; w >= len(deep) {
-				deep = append(deep, 0)
+			i = j
+			level++
+			if c == '{' {
+				kinds |= 1 << (level - 1)
+				goto key
 			}
-			w, bit := (level-64)>>6, uint64(1)<<((level-64)&63)
-			if obj {
-				deep[w] |= bit
-			} else {
-				deep[w] &^= bit
+			kinds &^= 1 << (level - 1)
+			goto value
+		case '0' <= c && c <= '9':
+			j := i + 1
+			if c != '0' {
+				for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+					j++
+				}
+			}
+			if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+				break // fraction or exponent: slow validates
+			}
+			i = j
+			goto after
+		case c == 't':
+			if len(b)-i >= 4 && string(b[i:i+4]) == "true" {
+				i += 4
+				goto after
+			}
+		case c == 'f':
+			if len(b)-i >= 5 && string(b[i:i+5]) == "false" {
+				i += 5
+				goto after
+			}
+		case c == 'n':
+			if len(b)-i >= 4 && string(b[i:i+4]) == "null" {
+				i += 4
+				goto after
 			}
 		}
-		level++
-		if obj {
-			goto key
-		}
-		goto value
-	case c == '-' || '0' <= c && c <= '9':
-		if i, err = scanNumber(b, i); err != nil {
-			return i, err
-		}
-	case c == 't':
-		if i, err = scanLiteral(b, i, "true"); err != nil {
-			return i, err
-		}
-	case c == 'f':
-		if i, err = scanLiteral(b, i, "false"); err != nil {
-			return i, err
-		}
-	case c == 'n':
-		if i, err = scanLiteral(b, i, "null"); err != nil {
-			return i, err
-		}
-	default:
-		return i, syntaxErr(i, "invalid character "+quoteChar(c)+" looking for a value")
 	}
-	// After a complete value.
-	for level > 0 {
-		i = skipWS(b, i)
-		if i >= len(b) {
-			if obj {
-				return i, syntaxErr(i, "unexpected end of input in object")
-			}
-			return i, syntaxErr(i, "unexpected end of input in array")
-		}
+	st = stValue
+	goto out
+after:
+	if level == 0 {
+		st = stDone
+		goto out
+	}
+	i = skipWS(b, i)
+	if i < len(b) && level <= 64 {
+		obj := kinds&(1<<(level-1)) != 0
 		switch c := b[i]; {
 		case c == ',':
 			i = skipWS(b, i+1)
@@ -366,43 +396,120 @@ value:
 		case c == '}' && obj, c == ']' && !obj:
 			i++
 			level--
-			if l := level - 1; l >= 64 {
-				obj = deep[(l-64)>>6]&(1<<((l-64)&63)) != 0
-			} else if l >= 0 {
-				obj = kinds&(1<<l) != 0
-			}
-		case obj:
-			return i, syntaxErr(i, "expected ',' or '}' in object")
-		default:
-			return i, syntaxErr(i, "expected ',' or ']' in array")
+			goto after
 		}
 	}
-	return i, nil
+	st = stAfter
+	goto out
 key:
-	if i >= len(b) || b[i] != '"' {
-		return i, syntaxErr(i, "expected object key")
-	}
-	{
-		j := i + 1
-		for j+8 <= len(b) {
-			if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
+	if i < len(b) && b[i] == '"' {
+		if j := plainRun(b, i+1); j < len(b) && b[j] == '"' {
+			j = skipWS(b, j+1)
+			if j < len(b) && b[j] == ':' {
+				i = skipWS(b, j+1)
+				goto value
 			}
-			j += 8
-		}
-		if j < len(b) && b[j] == '"' {
-			i = j + 1
-		} else if i, _, err = scanStringSlow(b, i, j); err != nil {
-			return i, err
 		}
 	}
-	i = skipWS(b, i)
-	if i >= len(b) || b[i] != ':' {
-		return i, syntaxErr(i, "expected ':' after object key")
+	st = stKey
+out:
+	k.kinds, k.level = kinds, level
+	return i, st
+}
+
+// slow takes one step from b[i] in state st, for any token, and returns
+// the next state. Errors are reported here.
+func (k *skipStack) slow(b []byte, i, depth, st int) (int, int, *DecodeError) {
+	var err *DecodeError
+	switch st {
+	case stKey:
+		if i >= len(b) || b[i] != '"' {
+			return i, st, syntaxErr(i, "expected object key")
+		}
+		if i, _, err = scanString(b, i); err != nil {
+			return i, st, err
+		}
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] != ':' {
+			return i, st, syntaxErr(i, "expected ':' after object key")
+		}
+		return skipWS(b, i+1), stValue, nil
+	case stAfter:
+		if k.level == 0 {
+			return i, stDone, nil
+		}
+		i = skipWS(b, i)
+		obj := k.isObj(k.level - 1)
+		if i >= len(b) {
+			if obj {
+				return i, st, syntaxErr(i, "unexpected end of input in object")
+			}
+			return i, st, syntaxErr(i, "unexpected end of input in array")
+		}
+		switch c := b[i]; {
+		case c == ',':
+			if obj {
+				return skipWS(b, i+1), stKey, nil
+			}
+			return skipWS(b, i+1), stValue, nil
+		case c == '}' && obj, c == ']' && !obj:
+			k.level--
+			return i + 1, stAfter, nil
+		case obj:
+			return i, st, syntaxErr(i, "expected ',' or '}' in object")
+		default:
+			return i, st, syntaxErr(i, "expected ',' or ']' in array")
+		}
 	}
-	i = skipWS(b, i+1)
-	goto value
+	if i >= len(b) {
+		return i, st, syntaxErr(i, "unexpected end of input")
+	}
+	switch c := b[i]; {
+	case c == '"':
+		i, _, err = scanString(b, i)
+	case c == '{' || c == '[':
+		if depth+k.level >= maxDepth {
+			return i, st, syntaxErr(i, "nesting too deep")
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && (b[i] == '}' && c == '{' || b[i] == ']' && c == '[') {
+			return i + 1, stAfter, nil
+		}
+		obj := c == '{'
+		if l := k.level; l < 64 {
+			if obj {
+				k.kinds |= 1 << l
+			} else {
+				k.kinds &^= 1 << l
+			}
+		} else {
+			w, bit := (l-64)>>6, uint64(1)<<((l-64)&63)
+			if w >= len(k.deep) {
+				k.deep = append(k.deep, 0)
+			}
+			if obj {
+				k.deep[w] |= bit
+			} else {
+				k.deep[w] &^= bit
+			}
+		}
+		k.level++
+		if obj {
+			return i, stKey, nil
+		}
+		return i, stValue, nil
+	case c == '-' || '0' <= c && c <= '9':
+		i, err = scanNumber(b, i)
+	case c == 't':
+		i, err = scanLiteral(b, i, "true")
+	case c == 'f':
+		i, err = scanLiteral(b, i, "false")
+	case c == 'n':
+		i, err = scanLiteral(b, i, "null")
+	default:
+		return i, st, syntaxErr(i, "invalid character "+quoteChar(c)+" looking for a value")
+	}
+	return i, stAfter, err
 }
 
 func quoteChar(c byte) string {
