@@ -77,12 +77,17 @@ func skipWS(b []byte, i int) int {
 // plainRun returns the index of the first string-special byte (see
 // strClass) at or after j, found eight bytes at a time, or the index where
 // fewer than eight bytes remain. It is small enough to inline.
+//
+// The loop is written so the compiler proves every access in bounds: with
+// 0 <= j <= len(b)-8 it emits no bounds checks in the loop.
 func plainRun(b []byte, j int) int {
-	for j+8 <= len(b) {
+	if j < 0 {
+		return j
+	}
+	for ; j <= len(b)-8; j += 8 {
 		if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
 			return j + bits.TrailingZeros64(m)>>3
 		}
-		j += 8
 	}
 	return j
 }
