@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"bytes"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -157,21 +158,36 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 	id.Kind, id.ServiceAccountNamespace, id.ServiceAccountName, id.NodeName = ClassifyUser(id.User, id.Groups)
 
-	out.UserAgent = out.strs.get(rawStr(ev.Value(audit.MemberUserAgent)))
+	// What derives from the user agent is taken now: later lookups may
+	// reuse its slot.
+	ua := out.strs.lookup(rawStr(ev.Value(audit.MemberUserAgent)), false)
+	out.UserAgent = ua.val
+	var uaAKS, uaACK bool
+	if e.cfg.Provider == ProviderAuto {
+		uaAKS, uaACK = ua.uaHints()
+	}
+	if e.parts.request {
+		out.UA = ua.userAgent()
+	}
 
 	// The cloud principal is that of the authenticated caller (the
 	// impersonator, when impersonating): its credentials made the call.
-	var extra []byte
+	// One pass over user.extra finds the first of each key.
+	var x extraValues
 	if u := ev.Value(audit.MemberUser); len(u) > 0 {
-		extra = object(u, "extra")
+		for it := iterMembers(u); it.next(); {
+			if keyIs(it.key, "extra") {
+				if len(it.val) > 0 && it.val[0] == '{' {
+					x.read(it.val)
+				}
+				break
+			}
+		}
 	}
-	var arn, canonical string
-	if extra != nil {
-		arn, canonical = out.firstString(extra, "arn"), out.firstString(extra, "canonicalArn")
-	}
+	arn, canonical := out.firstString(x.arn), out.firstString(x.canonical)
 	out.Provider = e.cfg.Provider
 	if out.Provider == ProviderAuto {
-		if p := detectProvider(ev.User.Username, ev.User.UID, out.UserAgent, arn != "" || canonical != ""); p != "" {
+		if p := detectProviderHints(ev.User.Username, ev.User.UID, uaAKS, uaACK, arn != "" || canonical != ""); p != "" {
 			for i, d := range detectable {
 				if d == p {
 					e.detected.Store(uint32(i + 1))
@@ -184,11 +200,11 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 	if e.parts.identity {
 		if arn != "" || canonical != "" {
-			pid := out.firstString(extra, "principalId")
+			pid := out.firstString(x.principalID)
 			if pid == "" {
-				pid = out.firstString(extra, "sigs.k8s.io/aws-iam-authenticator/principalId")
+				pid = out.firstString(x.principalIDAlt)
 			}
-			awsPrincipal(&out.Principal, arn, canonical, out.firstString(extra, "sessionName"), out.firstString(extra, "accessKeyId"), pid)
+			awsPrincipal(&out.Principal, arn, canonical, out.firstString(x.sessionName), out.firstString(x.accessKeyID), pid)
 		} else if out.Provider == ProviderACK {
 			ramPrincipal(&out.Principal, ev.User.Username)
 		}
@@ -205,20 +221,28 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 			out.buf = AppendResourcePath(out.buf[:0], r.APIGroup, r.Resource, r.Namespace, r.Name, r.Subresource)
 			out.Resource = out.strs.plain(out.buf)
 		}
-		out.UA = ParseUserAgent(out.UserAgent)
 	}
 
 	if ann := ev.Value(audit.MemberAnnotations); len(ann) > 0 && ann[0] == '{' {
-		eachMember(ann, func(k, v []byte) bool {
+		var reason []byte
+		for it := iterMembers(ann); it.next(); {
 			switch {
-			case keyIs(k, AnnotationDecision):
-				out.Decision = decisionString(rawStr(v))
-			case keyIs(k, AnnotationReason):
-				out.Reason = out.strs.get(rawStr(v))
+			case keyIs(it.key, AnnotationDecision):
+				out.Decision = decisionString(rawStr(it.val))
+			case keyIs(it.key, AnnotationReason):
+				reason = rawStr(it.val)
+				if reason == nil {
+					reason = []byte{} // present, not a string: the reason is ""
+				}
 			}
-			return true
-		})
-		if e.parts.authz {
+		}
+		if reason != nil {
+			rs := out.strs.lookup(reason, false)
+			out.Reason = rs.val
+			if e.parts.authz {
+				out.RBAC, out.HasRBAC = rs.rbac()
+			}
+		} else if e.parts.authz {
 			out.RBAC, out.HasRBAC = ParseRBACReason(out.Reason)
 		}
 	}
@@ -226,8 +250,8 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	if ips := ev.Value(audit.MemberSourceIPs); len(ips) > 0 {
 		eachElement(ips, func(v []byte) {
 			if raw := rawStr(v); raw != nil {
-				a := out.strs.get(raw)
-				out.SourceIPs = append(out.SourceIPs, SourceIP{Addr: a, Class: ClassifyIP(a)})
+				s := out.strs.lookup(raw, false)
+				out.SourceIPs = append(out.SourceIPs, SourceIP{Addr: s.val, Class: s.ipClass()})
 			}
 		})
 	}
@@ -319,16 +343,45 @@ func decisionString(v []byte) string {
 	return unquote(v)
 }
 
-// firstString returns the first element of the string array member key
-// (user.extra values are arrays of strings).
-func (r *Result) firstString(obj []byte, key string) string {
-	var first []byte
-	eachElement(field(obj, key), func(v []byte) {
-		if first == nil {
-			first = v
+// firstString returns the first element of the raw string array arr
+// (user.extra values are arrays of strings), or "".
+func (r *Result) firstString(arr []byte) string {
+	return r.strs.get(rawStr(firstElement(arr)))
+}
+
+// extraValues are the raw values of the user.extra members the cloud
+// principal comes from: the first member with each key, nil when absent.
+type extraValues struct {
+	arn, canonical, principalID, principalIDAlt, sessionName, accessKeyID []byte
+}
+
+func (x *extraValues) read(extra []byte) {
+	for it := iterMembers(extra); it.next(); {
+		k := it.key
+		if bytes.IndexByte(k, '\\') >= 0 {
+			k = []byte(unquote(k))
 		}
-	})
-	return r.strs.get(rawStr(first))
+		var dst *[]byte
+		switch string(k) {
+		case "arn":
+			dst = &x.arn
+		case "canonicalArn":
+			dst = &x.canonical
+		case "principalId":
+			dst = &x.principalID
+		case "sigs.k8s.io/aws-iam-authenticator/principalId":
+			dst = &x.principalIDAlt
+		case "sessionName":
+			dst = &x.sessionName
+		case "accessKeyId":
+			dst = &x.accessKeyID
+		default:
+			continue
+		}
+		if *dst == nil {
+			*dst = it.val
+		}
+	}
 }
 
 // Pod returns the facts of the pod spec in the request body of a create,

@@ -169,8 +169,18 @@ func ParseARN(s string) (a ARN, ok bool) {
 	if !strings.HasPrefix(s, "arn:") {
 		return a, false
 	}
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[1] == "" || parts[4] == "" {
+	// The fields of strings.SplitN(s, ":", 6), without the slice.
+	var parts [6]string
+	rest := s
+	for i := 0; i < 5; i++ {
+		c := strings.IndexByte(rest, ':')
+		if c < 0 {
+			return a, false
+		}
+		parts[i], rest = rest[:c], rest[c+1:]
+	}
+	parts[5] = rest
+	if parts[1] == "" || parts[4] == "" {
 		return a, false
 	}
 	a.Partition, a.Service, a.Account = parts[1], parts[2], parts[4]
@@ -267,16 +277,28 @@ func isDigits(s string, min, max int) bool {
 
 // detectProvider returns the provider a single event hints at, or "".
 func detectProvider(username, uid, userAgent string, hasAWSExtra bool) string {
+	aks, ack := userAgentHints(userAgent)
+	return detectProviderHints(username, uid, aks, ack, hasAWSExtra)
+}
+
+// userAgentHints reports whether a user agent hints at AKS or ACK.
+func userAgentHints(userAgent string) (aks, ack bool) {
+	return strings.HasPrefix(userAgent, "aks-"),
+		strings.Contains(userAgent, "alibaba-cloud") || strings.Contains(userAgent, "aliyun")
+}
+
+// detectProviderHints is detectProvider with the user agent's hints
+// already taken (see userAgentHints).
+func detectProviderHints(username, uid string, uaAKS, uaACK, hasAWSExtra bool) string {
 	switch {
 	case strings.HasPrefix(username, "eks:"), strings.HasPrefix(uid, "aws-iam-authenticator:"), hasAWSExtra:
 		return ProviderEKS
 	case strings.HasPrefix(username, "system:gke-"), strings.HasSuffix(username, "@container-engine-robot.iam.gserviceaccount.com"),
 		username == "system:gcp-controller-manager":
 		return ProviderGKE
-	case username == "aksService", username == "masterclient", strings.HasPrefix(userAgent, "aks-"):
+	case username == "aksService", username == "masterclient", uaAKS:
 		return ProviderAKS
-	case strings.HasPrefix(username, "system:serviceaccount:kube-system:ack-"),
-		strings.Contains(userAgent, "alibaba-cloud"), strings.Contains(userAgent, "aliyun"):
+	case strings.HasPrefix(username, "system:serviceaccount:kube-system:ack-"), uaACK:
 		return ProviderACK
 	}
 	return ""

@@ -113,6 +113,72 @@ func eachMember(obj []byte, fn func(key, val []byte) bool) {
 	}
 }
 
+// memberIter walks the members of an object without a callback:
+//
+//	for it := iterMembers(obj); it.next(); {
+//		use(it.key, it.val)
+//	}
+//
+// It stops at the end of the object or at anything that is not valid JSON.
+type memberIter struct {
+	b        []byte
+	i        int
+	key, val []byte
+}
+
+// iterMembers returns an iterator over the members of the object obj (none
+// when obj is not an object).
+func iterMembers(obj []byte) memberIter {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return memberIter{i: -1}
+	}
+	return memberIter{b: obj, i: i + 1}
+}
+
+// next advances to the next member, reporting false at the end.
+func (it *memberIter) next() bool {
+	b, i := it.b, it.i
+	if i < 0 {
+		return false
+	}
+	it.i = -1
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '"' {
+		return false
+	}
+	ke := skipString(b, i)
+	key := b[i+1 : max(i+1, ke-1)]
+	i = skipSpace(b, ke)
+	if i >= len(b) || b[i] != ':' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	ve := skipValue(b, i)
+	it.key, it.val = key, b[i:ve]
+	i = skipSpace(b, ve)
+	if i < len(b) && b[i] == ',' {
+		it.i = i + 1
+	}
+	return true
+}
+
+// firstElement returns the first raw element of the array arr, or nil.
+func firstElement(arr []byte) []byte {
+	i := skipSpace(arr, 0)
+	if i >= len(arr) || arr[i] != '[' {
+		return nil
+	}
+	i = skipSpace(arr, i+1)
+	if i >= len(arr) || arr[i] == ']' {
+		return nil
+	}
+	if ve := skipValue(arr, i); ve > i {
+		return arr[i:ve]
+	}
+	return nil
+}
+
 // eachElement calls fn with each raw element of the array arr.
 func eachElement(arr []byte, fn func(val []byte)) {
 	i := skipSpace(arr, 0)
