@@ -32,9 +32,9 @@ type derived struct {
 	rbac   RBACReason
 	rbacOK bool
 
-	ua            UserAgent
-	uaAKS, uaACK  bool // provider hints in a user agent (see detectProvider)
-	ipClass       string
+	ua           UserAgent
+	uaAKS, uaACK bool // provider hints in a user agent (see detectProvider)
+	ipClass      string
 }
 
 const (
