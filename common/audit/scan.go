@@ -59,7 +59,10 @@ func nextSpecial(b []byte, i int) int {
 	return i
 }
 
-// syntaxErr builds a syntax error at position i.
+// syntaxErr builds a syntax error at position i. It is kept out of line
+// so the scanners' hot paths carry a call, not the allocation.
+//
+//go:noinline
 func syntaxErr(i int, detail string) *DecodeError {
 	return &DecodeError{Pos: i, Index: -1, Err: ErrSyntax, Detail: detail}
 }
