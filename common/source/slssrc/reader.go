@@ -74,17 +74,25 @@ type Config struct {
 	HeartbeatInterval, HeartbeatTimeout time.Duration
 	// Credentials sign requests.
 	Credentials Credentials
+	// Provider, when set, supplies the credentials instead (STS / RRSA
+	// credentials that expire and are refreshed); Credentials is ignored.
+	Provider slssdk.CredentialsProvider
 	// HTTPClient, when set, carries the requests (tests, proxies).
 	HTTPClient *http.Client
 }
 
 // Validate reports the first invalid field.
 func (c *Config) Validate() error {
-	for _, f := range []struct{ name, v string }{
+	fields := []struct{ name, v string }{
 		{"endpoint", c.Endpoint}, {"project", c.Project}, {"logstore", c.Logstore},
 		{"consumer_group", c.ConsumerGroup}, {"consumer_name", c.ConsumerName},
-		{"access_key_id", c.Credentials.AccessKeyID}, {"access_key_secret", c.Credentials.AccessKeySecret},
-	} {
+	}
+	if c.Provider == nil {
+		fields = append(fields, []struct{ name, v string }{
+			{"access_key_id", c.Credentials.AccessKeyID}, {"access_key_secret", c.Credentials.AccessKeySecret},
+		}...)
+	}
+	for _, f := range fields {
 		if f.v == "" {
 			return fmt.Errorf("slssrc: %s is required", f.name)
 		}
@@ -116,6 +124,7 @@ func NewConsumer(cfg Config, fn func(batch []Message) error) (*Consumer, error) 
 		ConsumerGroupName: cfg.ConsumerGroup, ConsumerName: cfg.ConsumerName,
 		AccessKeyID: cfg.Credentials.AccessKeyID, AccessKeySecret: cfg.Credentials.AccessKeySecret,
 		SecurityToken:             cfg.Credentials.SecurityToken,
+		CredentialsProvider:       cfg.Provider,
 		HeartbeatIntervalInSecond: int(cfg.HeartbeatInterval / time.Second),
 		HeartbeatTimeoutInSecond:  int(cfg.HeartbeatTimeout / time.Second),
 		CursorPosition:            consumer.BEGIN_CURSOR,
@@ -123,6 +132,12 @@ func NewConsumer(cfg Config, fn func(batch []Message) error) (*Consumer, error) 
 		AutoCommitDisabled: true,
 		HTTPClient:         cfg.HTTPClient,
 		Logger:             log.NewNopLogger(),
+	}
+	if opt.HTTPClient == nil {
+		// The SDK would create its client lazily, racing between shards
+		// (see primeClient); this is its default (proxy from the
+		// environment, 60 s timeout).
+		opt.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: sdkRequestTimeout}
 	}
 	if !cfg.StartTime.IsZero() {
 		opt.CursorPosition = consumer.SPECIAL_TIMER_CURSOR
@@ -140,6 +155,7 @@ func NewConsumer(cfg Config, fn func(batch []Message) error) (*Consumer, error) 
 		}
 		return "", nil
 	})
+	primeClient(w)
 	return &Consumer{worker: w}, nil
 }
 

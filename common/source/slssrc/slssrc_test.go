@@ -301,3 +301,29 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 	}
 }
+
+func TestValidateWithProvider(t *testing.T) {
+	cfg := Config{Endpoint: "e", Project: "p", Logstore: "l", ConsumerGroup: "g", ConsumerName: "n"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "access_key_id") {
+		t.Fatalf("no credentials: %v", err)
+	}
+	cfg.Provider = slssdk.NewStaticCredentialsProvider(ak, sk, "")
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("with a provider: %v", err)
+	}
+}
+
+// TestPrimeClient checks that the SDK race work-around still finds the
+// consumer library's client (it reports false when the SDK's layout
+// changed) and leaves no lazy initialisation to race on.
+func TestPrimeClient(t *testing.T) {
+	s, _ := server(t, 1)
+	cons, err := NewConsumer(Config{Endpoint: s.Endpoint(), Project: "k8s-log-c1", Logstore: "audit-c1", ConsumerGroup: "g", ConsumerName: "n",
+		Credentials: Credentials{AccessKeyID: ak, AccessKeySecret: sk}, HTTPClient: s.Client()}, func([]Message) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !primeClient(cons.worker) {
+		t.Fatal("primeClient did not find the SDK client: the aliyun-log-go-sdk layout changed")
+	}
+}

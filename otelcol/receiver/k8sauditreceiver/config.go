@@ -32,6 +32,8 @@ type Config struct {
 	Webhook WebhookConfig `mapstructure:"webhook"`
 	// CloudWatch configures cloudwatch mode.
 	CloudWatch CloudWatchConfig `mapstructure:"cloudwatch"`
+	// SLS configures sls mode.
+	SLS SLSConfig `mapstructure:"sls"`
 	// Pipeline holds the shared pipeline keys (policy_file, cluster_name,
 	// layout, ...; see pipeline.Keys).
 	Pipeline auditotel.PipelineConfig `mapstructure:"pipeline"`
@@ -107,6 +109,10 @@ func (c *Config) Validate() error {
 		}
 	case ModeCloudWatch:
 		if err := c.CloudWatch.validate(); err != nil {
+			return err
+		}
+	case ModeSLS:
+		if err := c.SLS.validate(); err != nil {
 			return err
 		}
 	default:

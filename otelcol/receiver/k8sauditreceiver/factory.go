@@ -10,6 +10,7 @@ package k8sauditreceiver
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -38,8 +39,21 @@ func createDefaultConfig() component.Config {
 		CloudWatch: CloudWatchConfig{
 			LogStreamNamePrefix: cloudwatchsrc.DefaultStreamPrefix, StartAt: "end", PollInterval: 5 * time.Second,
 		},
+		SLS: SLSConfig{
+			ConsumerGroup: "auditlane", ConsumerName: hostname(), StartAt: "end",
+			HeartbeatInterval: 20 * time.Second,
+		},
 		Pipeline: auditotel.PipelineConfig{},
 	}
+}
+
+// hostname is the default sls::consumer_name: the pod name in Kubernetes.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
 }
 
 func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {

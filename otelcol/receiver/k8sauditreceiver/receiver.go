@@ -34,6 +34,7 @@ type auditReceiver struct {
 	server *http.Server
 	tailer *tailer
 	cw     *cwReader
+	sls    *slsReader
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*auditReceiver, error) {
@@ -59,16 +60,22 @@ func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
 		return r.startWebhook(ctx, host)
 	case ModeCloudWatch:
 		return r.startCloudWatch(ctx, host)
+	case ModeSLS:
+		return r.startSLS()
 	default:
 		return r.startFile(ctx, host)
 	}
 }
 
-// Shutdown stops the receiver; in file mode the checkpoint is saved.
+// Shutdown stops the receiver; in file mode the checkpoint is saved, in
+// sls mode what was delivered is committed and the consumer group left.
 func (r *auditReceiver) Shutdown(ctx context.Context) error {
 	var errs []error
 	if r.server != nil {
 		errs = append(errs, r.server.Shutdown(ctx))
+	}
+	if r.sls != nil {
+		r.sls.stop()
 	}
 
 	if r.cancel != nil {
@@ -138,6 +145,8 @@ func (r *auditReceiver) source() string {
 		return "webhook"
 	case ModeCloudWatch:
 		return "cloudwatch:" + r.cfg.CloudWatch.LogGroupName
+	case ModeSLS:
+		return "sls:" + r.cfg.SLS.Project + "/" + r.cfg.SLS.Logstore
 	}
 	return r.cfg.File.Path
 }
