@@ -11,11 +11,15 @@ import (
 // resource paths, ARNs) cost no allocation after their first appearance,
 // together with what was derived from them (a parsed user agent or RBAC
 // reason, an address class), which is a pure function of the string.
-// It is direct-mapped and per Result, so it needs no locking.
+// It is two-way set-associative (a string shares its set with one other,
+// the least recently used of the two makes way) and per Result, so it
+// needs no locking.
 type internCache struct {
-	slots [128]internSlot
-	tmp   internSlot // for strings not worth a slot
+	sets [internSets][2]internSlot // [0] is the most recently used
+	tmp  internSlot                // for strings not worth a slot
 }
+
+const internSets = 256 // a power of two
 
 type internSlot struct {
 	raw, val string // raw JSON string content (escapes kept) and its value
@@ -70,10 +74,16 @@ func (c *internCache) lookup(raw []byte, plain bool) *internSlot {
 		}
 		return t
 	}
-	s := &c.slots[maphash.Bytes(internSeed, raw)&127]
-	if s.plain == plain && s.raw == string(raw) { // this conversion does not allocate
+	set := &c.sets[maphash.Bytes(internSeed, raw)&(internSets-1)]
+	if s := &set[0]; s.plain == plain && s.raw == string(raw) { // this conversion does not allocate
 		return s
 	}
+	if s := &set[1]; s.plain == plain && s.raw == string(raw) {
+		set[0], set[1] = set[1], set[0]
+		return &set[0]
+	}
+	set[0], set[1] = set[1], set[0] // the older one makes way, keeping its derived memory
+	s := &set[0]
 	s.raw, s.plain = string(raw), plain
 	if plain || bytes.IndexByte(raw, '\\') < 0 {
 		s.val = s.raw
