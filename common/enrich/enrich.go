@@ -59,11 +59,15 @@ type Result struct {
 
 	parts  parts
 	groups []string
+	user   userFacts // when not cached
+	ann    annFacts  // when not cached
 	// Composite values, built on first use by each.
 	latencyStr, bindingStr, roleStr, addrsStr, classesStr, tagsStr, codeStr string
 	// strs is kept across events (reset leaves it).
-	strs *internCache
-	buf  []byte
+	strs  *internCache
+	users *rawCache[userFacts]
+	anns  *rawCache[annFacts]
+	buf   []byte
 	ctx  Context
 }
 
@@ -172,19 +176,19 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 
 	// The cloud principal is that of the authenticated caller (the
 	// impersonator, when impersonating): its credentials made the call.
-	// One pass over user.extra finds the first of each key.
-	var x extraValues
+	uf := &out.user
+	*uf = userFacts{}
 	if u := ev.Value(audit.MemberUser); len(u) > 0 {
-		for it := iterMembers(u); it.next(); {
-			if keyIs(it.key, "extra") {
-				if len(it.val) > 0 && it.val[0] == '{' {
-					x.read(it.val)
-				}
-				break
+		if c, hit := out.users.get(u); c == nil {
+			out.readUser(u, uf)
+		} else {
+			if !hit {
+				out.readUser(u, c)
 			}
+			uf = c
 		}
 	}
-	arn, canonical := out.firstString(x.arn), out.firstString(x.canonical)
+	arn, canonical := uf.arn, uf.canonical
 	out.Provider = e.cfg.Provider
 	if out.Provider == ProviderAuto {
 		if p := detectProviderHints(ev.User.Username, ev.User.UID, uaAKS, uaACK, arn != "" || canonical != ""); p != "" {
@@ -200,11 +204,11 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 	if e.parts.identity {
 		if arn != "" || canonical != "" {
-			pid := out.firstString(x.principalID)
-			if pid == "" {
-				pid = out.firstString(x.principalIDAlt)
+			if !uf.havePrincipal {
+				awsPrincipal(&uf.principal, arn, canonical, uf.sessionName, uf.accessKeyID, uf.principalID)
+				uf.havePrincipal = true
 			}
-			awsPrincipal(&out.Principal, arn, canonical, out.firstString(x.sessionName), out.firstString(x.accessKeyID), pid)
+			out.Principal = uf.principal
 		} else if out.Provider == ProviderACK {
 			ramPrincipal(&out.Principal, ev.User.Username)
 		}
@@ -224,26 +228,23 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 
 	if ann := ev.Value(audit.MemberAnnotations); len(ann) > 0 && ann[0] == '{' {
-		var reason []byte
-		for it := iterMembers(ann); it.next(); {
-			switch {
-			case keyIs(it.key, AnnotationDecision):
-				out.Decision = decisionString(rawStr(it.val))
-			case keyIs(it.key, AnnotationReason):
-				reason = rawStr(it.val)
-				if reason == nil {
-					reason = []byte{} // present, not a string: the reason is ""
-				}
+		af := &out.ann
+		*af = annFacts{}
+		if c, hit := out.anns.get(ann); c == nil {
+			out.readAnnotations(ann, af)
+		} else {
+			if !hit {
+				out.readAnnotations(ann, c)
 			}
+			af = c
 		}
-		if reason != nil {
-			rs := out.strs.lookup(reason, false)
-			out.Reason = rs.val
-			if e.parts.authz {
-				out.RBAC, out.HasRBAC = rs.rbac()
+		out.Decision, out.Reason = af.decision, af.reason
+		if e.parts.authz {
+			if !af.haveRBAC {
+				af.rbac, af.rbacOK = ParseRBACReason(af.reason)
+				af.haveRBAC = true
 			}
-		} else if e.parts.authz {
-			out.RBAC, out.HasRBAC = ParseRBACReason(out.Reason)
+			out.RBAC, out.HasRBAC = af.rbac, af.rbacOK
 		}
 	}
 
@@ -273,11 +274,13 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 }
 
 func (r *Result) reset() {
-	tags, ips, groups, buf, strs := r.Tags[:0], r.SourceIPs[:0], r.groups[:0], r.buf[:0], r.strs
+	tags, ips, groups, buf, strs, users, anns := r.Tags[:0], r.SourceIPs[:0], r.groups[:0], r.buf[:0], r.strs, r.users, r.anns
 	*r = Result{}
-	r.Tags, r.SourceIPs, r.groups, r.buf, r.strs = tags, ips, groups, buf, strs
+	r.Tags, r.SourceIPs, r.groups, r.buf, r.strs, r.users, r.anns = tags, ips, groups, buf, strs, users, anns
 	if r.strs == nil {
 		r.strs = new(internCache)
+		r.users = new(rawCache[userFacts])
+		r.anns = new(rawCache[annFacts])
 	}
 }
 
@@ -347,6 +350,55 @@ func decisionString(v []byte) string {
 // (user.extra values are arrays of strings), or "".
 func (r *Result) firstString(arr []byte) string {
 	return r.strs.get(rawStr(firstElement(arr)))
+}
+
+// userFacts is what Enrich derives from the raw user object: the cloud
+// principal's user.extra values and, once needed, the AWS principal.
+type userFacts struct {
+	arn, canonical, principalID, sessionName, accessKeyID string
+	principal                                             Principal
+	havePrincipal                                         bool
+}
+
+// readUser fills f from the raw user object u.
+func (r *Result) readUser(u []byte, f *userFacts) {
+	var x extraValues
+	for it := iterMembers(u); it.next(); {
+		if keyIs(it.key, "extra") {
+			if len(it.val) > 0 && it.val[0] == '{' {
+				x.read(it.val)
+			}
+			break
+		}
+	}
+	f.arn, f.canonical = r.firstString(x.arn), r.firstString(x.canonical)
+	if f.principalID = r.firstString(x.principalID); f.principalID == "" {
+		f.principalID = r.firstString(x.principalIDAlt)
+	}
+	f.sessionName, f.accessKeyID = r.firstString(x.sessionName), r.firstString(x.accessKeyID)
+}
+
+// annFacts is what Enrich derives from the raw annotations object.
+type annFacts struct {
+	decision, reason string
+	rbac             RBACReason
+	rbacOK, haveRBAC bool
+}
+
+// readAnnotations fills f from the raw annotations object ann. Of repeated
+// keys the last counts.
+func (r *Result) readAnnotations(ann []byte, f *annFacts) {
+	for it := iterMembers(ann); it.next(); {
+		switch {
+		case keyIs(it.key, AnnotationDecision):
+			f.decision = decisionString(rawStr(it.val))
+		case keyIs(it.key, AnnotationReason):
+			rs := r.strs.lookup(rawStr(it.val), false)
+			f.reason = rs.val
+			f.rbac, f.rbacOK = rs.rbac()
+			f.haveRBAC = true
+		}
+	}
 }
 
 // extraValues are the raw values of the user.extra members the cloud
