@@ -68,7 +68,7 @@ type Result struct {
 	users *rawCache[userFacts]
 	anns  *rawCache[annFacts]
 	buf   []byte
-	ctx  Context
+	ctx   Context
 }
 
 type parts struct {
