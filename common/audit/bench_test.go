@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/auditlane/auditlane/internal/corpus"
+	"github.com/auditlane/auditlane/internal/cputime"
 )
 
 // decisionFields is what each contender extracts: the fields the policy
@@ -30,6 +31,8 @@ func BenchmarkParse(b *testing.B) {
 		var ev Event
 		b.SetBytes(avg)
 		b.ReportAllocs()
+		cpu := cputime.Start(b)
+		defer cpu.Report(b)
 		for i := 0; b.Loop(); i++ {
 			if err := Parse(lines[i%len(lines)], &ev); err != nil {
 				b.Fatal(err)
@@ -41,6 +44,8 @@ func BenchmarkParse(b *testing.B) {
 		var p fastjson.Parser
 		b.SetBytes(avg)
 		b.ReportAllocs()
+		cpu := cputime.Start(b)
+		defer cpu.Report(b)
 		var f decisionFields
 		for i := 0; b.Loop(); i++ {
 			v, err := p.ParseBytes(lines[i%len(lines)])
@@ -72,6 +77,8 @@ func BenchmarkParse(b *testing.B) {
 			{"objectRef", "namespace"}, {"objectRef", "name"}}
 		b.SetBytes(avg)
 		b.ReportAllocs()
+		cpu := cputime.Start(b)
+		defer cpu.Report(b)
 		var f decisionFields
 		for i := 0; b.Loop(); i++ {
 			f.groups = f.groups[:0]
@@ -108,6 +115,8 @@ func BenchmarkParse(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		b.SetBytes(avg)
 		b.ReportAllocs()
+		cpu := cputime.Start(b)
+		defer cpu.Report(b)
 		for i := 0; b.Loop(); i++ {
 			var ref refEvent
 			if err := json.Unmarshal(lines[i%len(lines)], &ref); err != nil {

@@ -75,3 +75,37 @@ func BenchmarkDecideApply(b *testing.B) {
 	}
 	cpu.Report(b)
 }
+
+// BenchmarkFullPath is the whole flow as the front ends run it, from the
+// default Settings: decode, decide (ACK default policy), apply, enrich
+// (every part on, annotations in the event) and shape (compact JSON with a
+// 1 MiB limit, secret and query-token redaction), and, for the sls
+// sub-benchmark, ACK's key/value layout.
+func BenchmarkFullPath(b *testing.B) {
+	lines, avg := corpus.Lines(b)
+	for _, layout := range []string{"json", "sls"} {
+		b.Run(layout, func(b *testing.B) {
+			s := DefaultSettings()
+			s.PolicyFile = policyPath
+			for k, v := range map[string]string{"layout": layout, "max_event_size": "1M", "redact_secrets": "on", "redact_query_tokens": "on", "cluster_name": "bench"} {
+				if err := s.Set(k, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pipe, _, err := s.Build()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var sc Scratch
+			b.SetBytes(avg)
+			b.ReportAllocs()
+			cpu := cputime.Start(b)
+			for i := 0; b.Loop(); i++ {
+				if r := pipe.ProcessRaw(lines[i%len(lines)], &sc); r.Outcome == Rejected {
+					b.Fatal(r.Err)
+				}
+			}
+			cpu.Report(b)
+		})
+	}
+}
