@@ -180,12 +180,16 @@ func sensitiveParam(key string) bool {
 	// Two strings whose first characters are ASCII and differ in more than
 	// case are not equal under case folding: most names fail that test
 	// without a call to EqualFold.
-	var k0 byte = utf8.RuneSelf
-	if key != "" && key[0] < utf8.RuneSelf {
-		k0 = lowerASCII(key[0])
+	if key == "" || key[0] >= utf8.RuneSelf {
+		return sensitiveParamSlow(key)
+	}
+	lo := lowerASCII(key[0])
+	up := lo
+	if 'a' <= lo && lo <= 'z' {
+		up = lo - ('a' - 'A')
 	}
 	for _, s := range SensitiveQueryParams {
-		if k0 < utf8.RuneSelf && s != "" && s[0] < utf8.RuneSelf && lowerASCII(s[0]) != k0 {
+		if s != "" && s[0] != lo && s[0] != up && s[0] < utf8.RuneSelf {
 			continue
 		}
 		if strings.EqualFold(key, s) {
@@ -193,6 +197,36 @@ func sensitiveParam(key string) bool {
 		}
 	}
 	return false
+}
+
+func sensitiveParamSlow(key string) bool {
+	for _, s := range SensitiveQueryParams {
+		if strings.EqualFold(key, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// queryNeedsRedaction reports whether RedactQuery would replace anything
+// in uri, without building its output.
+func queryNeedsRedaction(uri string) bool {
+	q := strings.IndexByte(uri, '?')
+	if q < 0 {
+		return false
+	}
+	rest := uri[q+1:]
+	for {
+		param, next, more := strings.Cut(rest, "&")
+		key, val, hasVal := strings.Cut(param, "=")
+		if hasVal && val != "" && (sensitiveParam(key) || looksLikeJWT(val)) {
+			return true
+		}
+		if !more {
+			return false
+		}
+		rest = next
+	}
 }
 
 func lowerASCII(c byte) byte {
@@ -222,7 +256,7 @@ func looksLikeJWT(v string) bool {
 }
 
 func (o *Output) redactQuery(ev *audit.Event, w *audit.Rewrite) int {
-	if w.Dropped(audit.MemberRequestURI) || strings.IndexByte(ev.RequestURI, '?') < 0 {
+	if w.Dropped(audit.MemberRequestURI) || !queryNeedsRedaction(ev.RequestURI) {
 		return 0
 	}
 	var n int

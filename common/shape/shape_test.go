@@ -295,6 +295,9 @@ func TestRedactQuery(t *testing.T) {
 		{"/api?\u017fecret=a&Sig=b&sigs=c", "/api?\u017fecret=REDACTED&Sig=REDACTED&sigs=c"},
 	} {
 		out, n := RedactQuery(nil, tc.in)
+		if need := queryNeedsRedaction(tc.in); need != (n > 0) {
+			t.Errorf("queryNeedsRedaction(%q) = %v, RedactQuery replaced %d", tc.in, need, n)
+		}
 		if tc.want == "" {
 			if n != 0 {
 				t.Errorf("RedactQuery(%q) = %q, %d", tc.in, out, n)
