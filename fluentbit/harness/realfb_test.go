@@ -23,20 +23,25 @@ import (
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
 )
 
-// TestRealFluentBit runs a real Fluent Bit (FLUENT_BIT_BIN) with the plugin:
-// a tail input over the whole sample (half written before start, half
-// appended while Fluent Bit runs) and an http input receiving an EventList
+// TestRealFluentBit runs a real Fluent Bit (FLUENT_BIT_BIN, built with the
+// tail, http and opentelemetry inputs and Go plugin support) with the
+// plugin: a tail input over the whole sample (half written before start,
+// half appended while Fluent Bit runs), an http input receiving an EventList
 // POSTed like the apiserver's webhook plus one body that is no audit event,
-// into four [OUTPUT] instances with different configurations:
+// and an opentelemetry input receiving audit lines as OTLP/JSON log bodies
+// in two resource groups (Fluent Bit frames each group with marker records,
+// which are not events). Five [OUTPUT] instances with different
+// configurations:
 //
 //   - all: tail only, destination file, no policy: every line once, byte for
 //     byte as the in-process pipeline shapes it;
-//   - cost: everything, destination file, the cost-saving policy, a cluster
-//     name and a dead letter: exactly the pipeline's kept events, the
-//     rejected body in the dead letter;
+//   - cost: tail and http, destination file, the cost-saving policy, a
+//     cluster name and a dead letter: exactly the pipeline's kept events,
+//     the rejected body in the dead letter;
 //   - hook: the http input only, destination stdout;
 //   - cw: tail only, destination cloudwatch into a local CloudWatch Logs
-//     server, the eks policy.
+//     server, the eks policy;
+//   - otlp: the opentelemetry input only, destination file.
 //
 // After the outputs are complete Fluent Bit runs two more flush periods (no
 // duplicate may appear), then stops on SIGTERM; each instance's exit stats
@@ -67,11 +72,13 @@ func TestRealFluentBit(t *testing.T) {
 	if err := os.WriteFile(in, joinLines(sample[:half]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	outAll, outCost := filepath.Join(dir, "all.jsonl"), filepath.Join(dir, "cost.jsonl")
+	outAll, outCost, outOTLP := filepath.Join(dir, "all.jsonl"), filepath.Join(dir, "cost.jsonl"), filepath.Join(dir, "otlp.jsonl")
+	otlpLines := sample[:7]
+	otlpBody := otlpLogs(t, otlpLines[:4], otlpLines[4:])
 	dead := filepath.Join(dir, "dead-cost.jsonl")
 	costPolicy := filepath.Join(repoRoot, "examples", "policies", "cost-saving.yaml")
 	eksPolicy := filepath.Join(repoRoot, "examples", "policies", "eks.yaml")
-	port := freePort(t)
+	port, otlpPort := freePort(t), freePort(t)
 	conf := fmt.Sprintf(`[SERVICE]
     Flush     1
     Grace     2
@@ -87,6 +94,12 @@ func TestRealFluentBit(t *testing.T) {
     Listen 127.0.0.1
     Port   %d
     Tag    webhook
+[INPUT]
+    Name   opentelemetry
+    Listen 127.0.0.1
+    Port   %d
+    Tag    otlp
+    Tag_From_Uri false
 [OUTPUT]
     Name           auditlane
     Match          kube.audit
@@ -95,7 +108,7 @@ func TestRealFluentBit(t *testing.T) {
     stats_interval 1
 [OUTPUT]
     Name             auditlane
-    Match            *
+    Match_Regex      ^(kube\.audit|webhook)$
     destination      file
     file_path        %s
     policy_file      %s
@@ -117,7 +130,12 @@ func TestRealFluentBit(t *testing.T) {
     log_group_name    /e2e/{cluster}/audit
     log_stream_name   fluent-bit
     auto_create_group on
-`, in, port, outAll, outCost, costPolicy, dead, eksPolicy, cw.URL)
+[OUTPUT]
+    Name        auditlane
+    Match       otlp
+    destination file
+    file_path   %s
+`, in, port, otlpPort, outAll, outCost, costPolicy, dead, eksPolicy, cw.URL, outOTLP)
 	cf := writeFile(t, dir, "fluent-bit.conf", []byte(conf))
 
 	// What the same pipelines decide in-process.
@@ -145,6 +163,11 @@ func TestRealFluentBit(t *testing.T) {
 	})
 	for _, l := range sample {
 		eCW.line(l)
+	}
+	eOTLP := newExpectation(t, func(s *pipeline.Settings) {})
+	eOTLP.cutoff = time.Time{}
+	for _, l := range otlpLines {
+		eOTLP.line(l)
 	}
 	if sum(eCost.kept) == 0 || eCost.dropped == 0 || eCost.rejected != 1 || eCW.dropped == 0 || eHook.rejected != 1 {
 		t.Fatalf("test data does not exercise every outcome: cost kept %d dropped %d rejected %d; cw dropped %d",
@@ -174,14 +197,16 @@ func TestRealFluentBit(t *testing.T) {
 	posted, appended := 0, false
 	complete := func() bool {
 		return countLines(outAll) >= sum(eAll.kept) && countLines(outCost) >= sum(eCost.kept) &&
-			countEventLines(stdout.Bytes()) >= sum(eHook.kept) && len(cw.Events("/e2e/e2e/audit", "fluent-bit")) >= sum(eCW.kept)
+			countEventLines(stdout.Bytes()) >= sum(eHook.kept) && len(cw.Events("/e2e/e2e/audit", "fluent-bit")) >= sum(eCW.kept) &&
+			countLines(outOTLP) >= sum(eOTLP.kept)
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for !complete() {
 		if time.Now().After(deadline) {
-			t.Fatalf("outputs incomplete after 90 s: all %d/%d, cost %d/%d, stdout %d/%d, cloudwatch %d/%d\n%s",
+			t.Fatalf("outputs incomplete after 90 s: all %d/%d, cost %d/%d, stdout %d/%d, cloudwatch %d/%d, otlp %d/%d\n%s",
 				countLines(outAll), sum(eAll.kept), countLines(outCost), sum(eCost.kept),
-				countEventLines(stdout.Bytes()), sum(eHook.kept), len(cw.Events("/e2e/e2e/audit", "fluent-bit")), sum(eCW.kept), stderr.String())
+				countEventLines(stdout.Bytes()), sum(eHook.kept), len(cw.Events("/e2e/e2e/audit", "fluent-bit")), sum(eCW.kept),
+				countLines(outOTLP), sum(eOTLP.kept), stderr.String())
 		}
 		select {
 		case err := <-exited:
@@ -215,6 +240,16 @@ func TestRealFluentBit(t *testing.T) {
 				t.Fatalf("POST %s: %s", hookURL, resp.Status)
 			}
 			posted++
+		}
+		if posted == 2 {
+			resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/logs", otlpPort), "application/json", bytes.NewReader(otlpBody))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					t.Fatalf("POST /v1/logs: %s", resp.Status)
+				}
+				posted++
+			}
 		}
 	}
 	// Two more flush periods: nothing may arrive twice.
@@ -272,19 +307,24 @@ func TestRealFluentBit(t *testing.T) {
 		idsCW[x.AuditID]++
 	}
 	checkIDs("cloudwatch", idsCW, eCW)
+	idsOTLP, _ := readEvents(t, mustRead(t, outOTLP))
+	checkIDs("otlp", idsOTLP, eOTLP)
 
 	// Each instance's last stats line: kept / out / dropped / rejected.
 	for i, c := range []struct {
 		name string
 		e    *expectation
-	}{{"all", eAll}, {"cost", eCost}, {"hook", eHook}, {"cw", eCW}} {
+	}{{"all", eAll}, {"cost", eCost}, {"hook", eHook}, {"cw", eCW}, {"otlp", eOTLP}} {
 		st := exitStats(logs, i)
 		if st == nil {
 			t.Errorf("%s: no exit stats line for auditlane.%d\n%s", c.name, i, logs)
 			continue
 		}
 		want := map[string]int{"kept": sum(c.e.kept) + c.e.old, "out": sum(c.e.kept), "sink_rejected": c.e.old,
-			"dropped": c.e.dropped, "rejected": c.e.rejected, "retries": 0, "errors": 0, "pending_chunks": 0}
+			"dropped": c.e.dropped, "rejected": c.e.rejected, "retries": 0, "errors": 0, "pending_chunks": 0, "group_markers": 0}
+		if c.name == "otlp" {
+			want["group_markers"] = 4 // two groups, each a start and an end
+		}
 		for k, v := range want {
 			if st[k] != v {
 				t.Errorf("%s: exit stats %s=%d, want %d", c.name, k, st[k], v)
@@ -296,7 +336,8 @@ func TestRealFluentBit(t *testing.T) {
 			t.Errorf("fluent-bit log contains %q:\n%s", bad, logs)
 		}
 	}
-	t.Logf("real Fluent Bit: all %d, cost %d (dropped %d, dead-lettered 1), stdout %d, cloudwatch %d", sum(idsAll), sum(idsCost), eCost.dropped, sum(idsHook), sum(idsCW))
+	t.Logf("real Fluent Bit: all %d, cost %d (dropped %d, dead-lettered 1), stdout %d, cloudwatch %d, otlp %d",
+		sum(idsAll), sum(idsCost), eCost.dropped, sum(idsHook), sum(idsCW), sum(idsOTLP))
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer (the exec copier) and
@@ -319,6 +360,34 @@ func (b *syncBuffer) Bytes() []byte {
 }
 
 func (b *syncBuffer) String() string { return string(b.Bytes()) }
+
+// otlpLogs is an OTLP/JSON logs request with one resource per group of
+// lines, each line a string log body (Fluent Bit's opentelemetry input
+// puts it under the "log" key).
+func otlpLogs(t *testing.T, groups ...[][]byte) []byte {
+	t.Helper()
+	type kv struct {
+		Key   string            `json:"key"`
+		Value map[string]string `json:"value"`
+	}
+	var rls []any
+	for i, g := range groups {
+		var recs []any
+		for _, l := range g {
+			recs = append(recs, map[string]any{"timeUnixNano": strconv.FormatInt(time.Now().UnixNano(), 10),
+				"body": map[string]string{"stringValue": string(l)}})
+		}
+		rls = append(rls, map[string]any{
+			"resource":  map[string]any{"attributes": []kv{{"k8s.cluster.name", map[string]string{"stringValue": fmt.Sprintf("c%d", i)}}}},
+			"scopeLogs": []any{map[string]any{"scope": map[string]string{"name": "audit"}, "logRecords": recs}},
+		})
+	}
+	b, err := json.Marshal(map[string]any{"resourceLogs": rls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 func joinLines(lines [][]byte) []byte {
 	return append(bytes.Join(lines, []byte("\n")), '\n')

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -100,8 +101,86 @@ func TestReaderMalformed(t *testing.T) {
 	}
 }
 
+// groupMarker appends a Fluent Bit group start (-1) or end (-2) record in
+// event format v2, as flb_log_event_encoder_group_init and
+// flb_log_event_encoder_group_end write them: EventTime seconds -1 / -2.
+func groupMarker(dst []byte, sec int32, attrs map[string]string) []byte {
+	dst = msgp.AppendArrayHeader(dst, 2)
+	dst = msgp.AppendArrayHeader(dst, 2)
+	dst = append(dst, 0xd7, 0)
+	dst = append(dst, byte(uint32(sec)>>24), byte(uint32(sec)>>16), byte(uint32(sec)>>8), byte(uint32(sec)), 0, 0, 0, 0)
+	dst = msgp.AppendMapHeader(dst, 0)
+	dst = msgp.AppendMapHeader(dst, uint32(len(attrs)))
+	for k, v := range attrs {
+		dst = msgp.AppendString(dst, k)
+		dst = msgp.AppendString(dst, v)
+	}
+	return dst
+}
+
+// TestReaderSkipsGroupMarkers: the group start/end records Fluent Bit's
+// OpenTelemetry input writes around each resource/scope are not records.
+func TestReaderSkipsGroupMarkers(t *testing.T) {
+	var c []byte
+	c = groupMarker(c, -1, map[string]string{"resource": "r"})
+	c = AppendRecordV2(c, time.Unix(1700000000, 0), logBody("a"))
+	c = AppendRecordV2(c, time.Unix(1700000001, 0), logBody("b"))
+	c = groupMarker(c, -2, nil)
+	c = groupMarker(c, -1, nil)
+	c = AppendRecordV2(c, time.Unix(1700000002, 0), logBody("c"))
+	c = groupMarker(c, -2, nil)
+	// FLB_TIME_ETFMT_INT: the seconds as a signed or an unsigned integer.
+	c = msgp.AppendArrayHeader(c, 2)
+	c = msgp.AppendArrayHeader(c, 2)
+	c = msgp.AppendInt64(c, -1)
+	c = msgp.AppendMapHeader(c, 0)
+	c = msgp.AppendMapHeader(c, 0)
+	c = msgp.AppendArrayHeader(c, 2)
+	c = msgp.AppendArrayHeader(c, 2)
+	c = msgp.AppendUint64(c, ^uint64(1)) // -2 as uint64
+	c = msgp.AppendMapHeader(c, 0)
+	c = msgp.AppendMapHeader(c, 0)
+
+	r := NewReader(c)
+	var e Entry
+	var got []string
+	for {
+		err := r.Next(&e)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _, _ := Lookup(e.Map, "log")
+		s, _ := StringValue(v)
+		got = append(got, string(s))
+	}
+	if strings.Join(got, ",") != "a,b,c" {
+		t.Errorf("records %q, want a,b,c", got)
+	}
+	if r.GroupMarkers() != 6 {
+		t.Errorf("GroupMarkers = %d, want 6", r.GroupMarkers())
+	}
+	if r.Offset() != len(c) {
+		t.Errorf("offset %d of %d", r.Offset(), len(c))
+	}
+	// A timestamp that is merely large is not a marker.
+	r = NewReader(AppendRecordV2(nil, time.Unix(0xFFFFFFFD, 0), logBody("late")))
+	if err := r.Next(&e); err != nil || r.GroupMarkers() != 0 {
+		t.Errorf("seconds 0xFFFFFFFD: %v, markers %d", err, r.GroupMarkers())
+	}
+	// A marker with a truncated body is malformed, not skipped.
+	m := groupMarker(nil, -1, map[string]string{"k": "v"})
+	r = NewReader(m[:len(m)-1])
+	if err := r.Next(&e); !errors.Is(err, ErrFormat) {
+		t.Errorf("truncated marker: %v, want ErrFormat", err)
+	}
+}
+
 func FuzzReader(f *testing.F) {
 	f.Add(AppendRecordV2(nil, time.Unix(1, 0), logBody(`{"kind":"Event"}`)))
+	f.Add(groupMarker(AppendRecordV2(groupMarker(nil, -1, map[string]string{"a": "b"}), time.Unix(1, 0), logBody("x")), -2, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := NewReader(b)
 		var e Entry

@@ -78,6 +78,7 @@ type Instance struct {
 	delivered, sinkRejected     atomic.Int64
 	deadLettered, rejectedNoDL  atomic.Int64
 	skipped, evicted, malformed atomic.Int64
+	groupMarkers                atomic.Int64
 
 	stop     chan struct{}
 	stopped  sync.WaitGroup
@@ -194,8 +195,9 @@ func (in *Instance) Flush(data []byte, tag string) Status {
 	h.WriteByte(0)
 	h.Write(data)
 	key := chunkKey{hash: h.Sum64(), size: len(data)}
+	retried := false
 	if prev := in.prog.take(key); prev != nil {
-		st.done = prev
+		st.done, retried = prev, true
 		in.log.Debugf("retry of chunk tag=%s size=%d: resuming after earlier progress", tag, len(data))
 	}
 
@@ -225,6 +227,9 @@ func (in *Instance) Flush(data []byte, tag string) Status {
 			break
 		}
 		u = in.record(st, &st.entry, u)
+	}
+	if !retried {
+		in.groupMarkers.Add(int64(st.reader.GroupMarkers()))
 	}
 	if ctx.Err() == nil {
 		in.deliver(ctx, st)
@@ -412,6 +417,10 @@ type Stats struct {
 	// chunks that were not valid msgpack records; PendingChunks: chunks
 	// with remembered progress; Evicted: progress entries dropped for space.
 	Skipped, Malformed, PendingChunks, Evicted int64
+	// GroupMarkers counts the group start and end records (Fluent Bit's
+	// framing of OpenTelemetry resources and scopes) that were skipped:
+	// they are not events.
+	GroupMarkers int64
 }
 
 // Stats returns the instance's counters.
@@ -422,7 +431,7 @@ func (in *Instance) Stats() Stats {
 		Delivered: in.delivered.Load(), SinkRejected: in.sinkRejected.Load(),
 		DeadLettered: in.deadLettered.Load(), RejectedNoDeadLetter: in.rejectedNoDL.Load(),
 		Skipped: in.skipped.Load(), Malformed: in.malformed.Load(),
-		PendingChunks: int64(in.prog.len()), Evicted: in.evicted.Load(),
+		PendingChunks: int64(in.prog.len()), Evicted: in.evicted.Load(), GroupMarkers: in.groupMarkers.Load(),
 	}
 	if r, ok := in.sink.(sink.StatsReporter); ok {
 		s.Sink = r.Stats()
@@ -446,9 +455,9 @@ func (in *Instance) StatsLine() string {
 	}
 	sort.Strings(reasons)
 	return fmt.Sprintf("stats: in=%d kept=%d out=%d dropped=%d dropped_by_rule=[%s] dropped_no_match=%d rejected=%d rejected_by_reason=[%s] "+
-		"bytes_in=%d bytes_out=%d bytes_saved=%d retries=%d sink_retries=%d sink_rejected=%d dead_lettered=%d errors=%d pending_chunks=%d",
+		"bytes_in=%d bytes_out=%d bytes_saved=%d retries=%d sink_retries=%d sink_rejected=%d dead_lettered=%d errors=%d pending_chunks=%d group_markers=%d",
 		c.EventsIn, c.Kept, s.Delivered, c.Dropped, strings.Join(rules, " "), c.DroppedNoMatch, c.Rejected, strings.Join(reasons, " "),
-		c.BytesIn, c.BytesOut, c.BytesIn-c.BytesOut, s.Retries, s.Sink.Retries, s.SinkRejected, s.DeadLettered, s.Errors, s.PendingChunks)
+		c.BytesIn, c.BytesOut, c.BytesIn-c.BytesOut, s.Retries, s.Sink.Retries, s.SinkRejected, s.DeadLettered, s.Errors, s.PendingChunks, s.GroupMarkers)
 }
 
 func (in *Instance) statsLoop(every time.Duration) {

@@ -237,6 +237,56 @@ func TestRecordShapes(t *testing.T) {
 	}
 }
 
+// TestGroupMarkersAreNotEvents: Fluent Bit's OpenTelemetry input frames
+// each resource/scope with group start and end records (EventTime seconds
+// -1 and -2; found with a real Fluent Bit 4.2.8, where both used to come
+// out as "audit events" built from the group attributes). They are skipped
+// and counted, not processed, on the first flush and on a retry alike.
+func TestGroupMarkersAreNotEvents(t *testing.T) {
+	lines := sampleLines(t, 3)
+	marker := func(c []byte, sec uint32) []byte {
+		c = msgp.AppendArrayHeader(c, 2)
+		c = msgp.AppendArrayHeader(c, 2)
+		c = append(c, 0xd7, 0, byte(sec>>24), byte(sec>>16), byte(sec>>8), byte(sec), 0, 0, 0, 0)
+		c = msgp.AppendMapHeader(c, 0)
+		return append(c, jsonToMsgp(t, []byte(`{"resource":{"attributes":{"k8s.cluster.name":"c1"}},"scope":{"name":"audit"}}`))...)
+	}
+	c := marker(nil, 0xFFFFFFFF)
+	c = append(c, logChunk(lines)...)
+	c = marker(c, 0xFFFFFFFE)
+	attempt := 0
+	ms := &memSink{fail: func(i int, r *sink.Record) sink.Status {
+		if attempt == 0 && i == 1 {
+			return sink.Retryable
+		}
+		return sink.Delivered
+	}}
+	in := newInstance(t, ms, nil)
+	defer in.Close(time.Second)
+	if st := in.Flush(c, "otlp"); st != StatusRetry {
+		t.Fatalf("first flush: %v, want FLB_RETRY", st)
+	}
+	attempt++
+	if st := in.Flush(c, "otlp"); st != StatusOK {
+		t.Fatalf("retry: %v", st)
+	}
+	if len(ms.delivered) != 3 {
+		t.Fatalf("delivered %d, want the 3 events", len(ms.delivered))
+	}
+	for _, b := range ms.delivered {
+		if !bytes.HasPrefix(b, []byte(`{"kind":"Event"`)) {
+			t.Errorf("delivered a non-event: %.120s", b)
+		}
+	}
+	s := in.Stats()
+	if s.GroupMarkers != 2 || s.Delivered != 3 || s.Pipeline.Rejected != 0 || s.RejectedNoDeadLetter != 0 {
+		t.Errorf("stats: group markers %d, delivered %d, rejected %d/%d", s.GroupMarkers, s.Delivered, s.Pipeline.Rejected, s.RejectedNoDeadLetter)
+	}
+	if !strings.Contains(in.StatsLine(), " group_markers=2") {
+		t.Errorf("stats line: %s", in.StatsLine())
+	}
+}
+
 func jsonToMsgp(t testing.TB, j []byte) []byte {
 	var v map[string]any
 	if err := json.Unmarshal(j, &v); err != nil {
