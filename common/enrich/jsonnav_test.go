@@ -111,8 +111,8 @@ func TestNeedsEscape(t *testing.T) {
 			if !needsEscape(s) {
 				t.Errorf("needsEscape(%q) = false", s)
 			}
-			if got, want := string(appendQuoted(nil, s)), string(audit.AppendQuote(nil, s)); got != want {
-				t.Errorf("appendQuoted(%q) = %s, want %s", s, got, want)
+			if got, want := `"`+string(appendEscaped(nil, s))+`"`, string(audit.AppendQuote(nil, s)); got != want {
+				t.Errorf("appendEscaped(%q) = %s, want %s", s, got, want)
 			}
 		}
 	}

@@ -114,7 +114,7 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 	w.add(qAnnProvider, r.Provider)
 	if r.parts.identity {
 		id := &r.Identity
-		w.add(qAnnUserKind, id.Kind.String())
+		w.addSafe(qAnnUserKind, id.Kind.String())
 		if id.Impersonator != "" {
 			w.add(qAnnEffectiveUser, id.User)
 		}
@@ -132,11 +132,11 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 	}
 	if r.parts.request {
 		w.add(qAnnResource, r.Resource)
-		w.add(qAnnAccess, r.Access)
-		w.add(qAnnResponseClass, r.ResponseClass)
+		w.addSafe(qAnnAccess, r.Access)
+		w.addSafe(qAnnResponseClass, r.ResponseClass)
 		if r.HasLatency {
 			w.key(qAnnLatencyMS)
-			w.dst = append(appendMillis(append(w.dst, '"'), r.Latency), '"')
+			w.dst = append(appendMillis(w.dst, r.Latency), '"')
 		}
 		w.add(qAnnUAClient, r.UA.Client)
 		w.add(qAnnUAVersion, r.UA.Version)
@@ -149,7 +149,6 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 	}
 	if r.parts.network && len(r.SourceIPs) > 0 {
 		w.key(qAnnSourceIPClass)
-		w.dst = append(w.dst, '"')
 		for i := range r.SourceIPs {
 			if i > 0 {
 				w.dst = append(w.dst, ',')
@@ -160,7 +159,6 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 	}
 	if r.parts.risk && len(r.Tags) > 0 {
 		w.key(qAnnRiskTags)
-		w.dst = append(w.dst, '"')
 		for i, t := range r.Tags {
 			if i > 0 {
 				w.dst = append(w.dst, ',')
@@ -168,42 +166,43 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 			w.dst = appendEscaped(w.dst, t)
 		}
 		w.dst = append(w.dst, '"')
-		w.add(qAnnRiskSeverity, r.Severity.String())
+		w.addSafe(qAnnRiskSeverity, r.Severity.String())
 	}
 	return w.dst, w.n
 }
 
-// The annotation keys as written: quoted, with the colon, preceded by the
-// separating comma (dropped for the first member).
+// The annotation keys as written: quoted, with the colon and the value's
+// opening quote, preceded by the separating comma (dropped for the first
+// member).
 const (
-	qAnnClusterName   = `,"` + AnnClusterName + `":`
-	qAnnClusterID     = `,"` + AnnClusterID + `":`
-	qAnnProvider      = `,"` + AnnProvider + `":`
-	qAnnUserKind      = `,"` + AnnUserKind + `":`
-	qAnnEffectiveUser = `,"` + AnnEffectiveUser + `":`
-	qAnnSANamespace   = `,"` + AnnSANamespace + `":`
-	qAnnSAName        = `,"` + AnnSAName + `":`
-	qAnnNodeName      = `,"` + AnnNodeName + `":`
-	qAnnAccountID     = `,"` + AnnAccountID + `":`
-	qAnnPrincipalType = `,"` + AnnPrincipalType + `":`
-	qAnnPrincipalARN  = `,"` + AnnPrincipalARN + `":`
-	qAnnPrincipalName = `,"` + AnnPrincipalName + `":`
-	qAnnPrincipalID   = `,"` + AnnPrincipalID + `":`
-	qAnnSessionName   = `,"` + AnnSessionName + `":`
-	qAnnAccessKeyID   = `,"` + AnnAccessKeyID + `":`
-	qAnnLatencyMS     = `,"` + AnnLatencyMS + `":`
-	qAnnResponseClass = `,"` + AnnResponseClass + `":`
-	qAnnResource      = `,"` + AnnResource + `":`
-	qAnnAccess        = `,"` + AnnAccess + `":`
-	qAnnUAClient      = `,"` + AnnUAClient + `":`
-	qAnnUAVersion     = `,"` + AnnUAVersion + `":`
-	qAnnUAOS          = `,"` + AnnUAOS + `":`
-	qAnnUAArch        = `,"` + AnnUAArch + `":`
-	qAnnRBACBinding   = `,"` + AnnRBACBinding + `":`
-	qAnnRBACRole      = `,"` + AnnRBACRole + `":`
-	qAnnSourceIPClass = `,"` + AnnSourceIPClass + `":`
-	qAnnRiskTags      = `,"` + AnnRiskTags + `":`
-	qAnnRiskSeverity  = `,"` + AnnRiskSeverity + `":`
+	qAnnClusterName   = `,"` + AnnClusterName + `":"`
+	qAnnClusterID     = `,"` + AnnClusterID + `":"`
+	qAnnProvider      = `,"` + AnnProvider + `":"`
+	qAnnUserKind      = `,"` + AnnUserKind + `":"`
+	qAnnEffectiveUser = `,"` + AnnEffectiveUser + `":"`
+	qAnnSANamespace   = `,"` + AnnSANamespace + `":"`
+	qAnnSAName        = `,"` + AnnSAName + `":"`
+	qAnnNodeName      = `,"` + AnnNodeName + `":"`
+	qAnnAccountID     = `,"` + AnnAccountID + `":"`
+	qAnnPrincipalType = `,"` + AnnPrincipalType + `":"`
+	qAnnPrincipalARN  = `,"` + AnnPrincipalARN + `":"`
+	qAnnPrincipalName = `,"` + AnnPrincipalName + `":"`
+	qAnnPrincipalID   = `,"` + AnnPrincipalID + `":"`
+	qAnnSessionName   = `,"` + AnnSessionName + `":"`
+	qAnnAccessKeyID   = `,"` + AnnAccessKeyID + `":"`
+	qAnnLatencyMS     = `,"` + AnnLatencyMS + `":"`
+	qAnnResponseClass = `,"` + AnnResponseClass + `":"`
+	qAnnResource      = `,"` + AnnResource + `":"`
+	qAnnAccess        = `,"` + AnnAccess + `":"`
+	qAnnUAClient      = `,"` + AnnUAClient + `":"`
+	qAnnUAVersion     = `,"` + AnnUAVersion + `":"`
+	qAnnUAOS          = `,"` + AnnUAOS + `":"`
+	qAnnUAArch        = `,"` + AnnUAArch + `":"`
+	qAnnRBACBinding   = `,"` + AnnRBACBinding + `":"`
+	qAnnRBACRole      = `,"` + AnnRBACRole + `":"`
+	qAnnSourceIPClass = `,"` + AnnSourceIPClass + `":"`
+	qAnnRiskTags      = `,"` + AnnRiskTags + `":"`
+	qAnnRiskSeverity  = `,"` + AnnRiskSeverity + `":"`
 )
 
 // annWriter appends "key":"value" members.
@@ -226,29 +225,26 @@ func (w *annWriter) key(qk string) {
 func (w *annWriter) add(qk, v string) {
 	if v != "" {
 		w.key(qk)
-		w.dst = appendQuoted(w.dst, v)
+		w.dst = append(appendEscaped(w.dst, v), '"')
+	}
+}
+
+// addSafe is add for values that need no escaping (names of kinds,
+// classes and severities).
+func (w *annWriter) addSafe(qk, v string) {
+	if v != "" {
+		w.key(qk)
+		w.dst = append(append(w.dst, v...), '"')
 	}
 }
 
 // add2 writes a+"/"+b.
 func (w *annWriter) add2(qk, a, b string) {
 	w.key(qk)
-	w.dst = append(w.dst, '"')
 	w.dst = appendEscaped(w.dst, a)
 	w.dst = append(w.dst, '/')
 	w.dst = appendEscaped(w.dst, b)
 	w.dst = append(w.dst, '"')
-}
-
-// appendQuoted appends s as a JSON string, as audit.AppendQuote does; the
-// common case, nothing to escape, is checked eight bytes at a time.
-func appendQuoted(dst []byte, s string) []byte {
-	if needsEscape(s) {
-		return audit.AppendQuote(dst, s)
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }
 
 // appendEscaped appends s JSON-escaped, without quotes.
