@@ -516,3 +516,26 @@ func benchCorpusT(t *testing.T) []*audit.Event {
 	}
 	return evs
 }
+
+// TestLatencySameMinute checks the shared-minute shortcut against
+// time.Parse, including stage timestamps that only time.Parse reads or
+// that nothing reads.
+func TestLatencySameMinute(t *testing.T) {
+	const rr = "2024-05-14T09:00:00.218235Z"
+	for _, stage := range []string{
+		"2024-05-14T09:00:00.232747Z", "2024-05-14T09:00:59Z", "2024-05-14T09:00:00.2Z", "2024-05-14T09:00:00.123456789Z",
+		"2024-05-14T09:00:00.218235Z", "2024-05-14T09:00:00.1Z", // negative
+		"2024-05-14T09:00:01+00:00", "2024-05-14T09:00:01.5+01:00", // time.Parse only
+		"2024-05-14T09:00:61Z", "2024-05-14T09:00:0xZ", "2024-05-14T09:00:01.Z", "2024-05-14T09:00:01.1234567890Z", // unparsable
+	} {
+		want, wantOK := time.Duration(0), false
+		a, errA := time.Parse(time.RFC3339Nano, rr)
+		b, errB := time.Parse(time.RFC3339Nano, stage)
+		if errA == nil && errB == nil && !b.Before(a) {
+			want, wantOK = b.Sub(a), true
+		}
+		if got, ok := Latency(rr, stage); ok != wantOK || ok && got != want {
+			t.Errorf("Latency(%q, %q) = %v %v, want %v %v", rr, stage, got, ok, want, wantOK)
+		}
+	}
+}
