@@ -468,3 +468,130 @@ func exitStats(logs string, i int) map[string]int {
 	}
 	return nil
 }
+
+// TestRealFluentBitRetry runs a real Fluent Bit (FLUENT_BIT_BIN) whose
+// CloudWatch Logs server fails half of the PutLogEvents calls: flushes
+// answer FLB_RETRY, Fluent Bit's scheduler retries the same chunks, the
+// plugin resumes them where they stopped, and in the end every kept event
+// is stored exactly once.
+func TestRealFluentBitRetry(t *testing.T) {
+	bin := os.Getenv("FLUENT_BIT_BIN")
+	if bin == "" {
+		t.Skip("FLUENT_BIT_BIN is not set: skipping the end-to-end test with a real Fluent Bit")
+	}
+	needBuild(t)
+	dir := t.TempDir()
+	day := time.Now().Add(-26 * time.Hour).UTC().Format("2006-01-02")
+	sample := readLines(t, "sample-audit.log", day)[:2000]
+	cw, err := cwtest.New(cwtest.Options{
+		Credentials: map[string]cwtest.Credential{"AKIDHARNESS": {SecretAccessKey: "harness-secret"}},
+		Faults:      cwtest.Faults{ErrorRate: 0.5, Operations: []string{"PutLogEvents"}, Seed: 7},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cw.Close()
+	in := filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(in, joinLines(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`[SERVICE]
+    Flush           1
+    Grace           2
+    Log_Level       info
+    scheduler.base  1
+    scheduler.cap   2
+[INPUT]
+    Name           tail
+    Path           %s
+    Read_from_Head true
+    Tag            kube.audit
+[OUTPUT]
+    Name                   auditlane
+    Match                  kube.audit
+    destination            cloudwatch
+    region                 us-east-1
+    endpoint               %s
+    log_group_name         /retry
+    log_stream_name        s
+    auto_create_group      on
+    max_batch_events       100
+    max_retry_elapsed      100ms
+    retry_initial_interval 10ms
+    retry_max_interval     20ms
+    Retry_Limit            no_limits
+`, in, cw.URL)
+	cf := writeFile(t, dir, "fluent-bit.conf", []byte(conf))
+	e := newExpectation(t, func(s *pipeline.Settings) {})
+	for _, l := range sample {
+		e.line(l)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-e", plugPath, "-c", cf)
+	cmd.Env = harnessEnv("")
+	var stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	deadline := time.Now().Add(90 * time.Second)
+	for len(cw.Events("/retry", "s")) < sum(e.kept) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %d of %d after 90 s\n%s", len(cw.Events("/retry", "s")), sum(e.kept), stderr.String())
+		}
+		select {
+		case err := <-exited:
+			stopped = true
+			t.Fatalf("fluent-bit exited early: %v\n%s", err, stderr.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	cw.SetFaults(cwtest.Faults{})
+	time.Sleep(2500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("fluent-bit exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("fluent-bit did not stop within 30 s of SIGTERM")
+	}
+	got := map[string]int{}
+	for _, ev := range cw.Events("/retry", "s") {
+		var x struct {
+			AuditID string `json:"auditID"`
+		}
+		if err := json.Unmarshal([]byte(ev.Message), &x); err != nil {
+			t.Fatal(err)
+		}
+		got[x.AuditID]++
+	}
+	if sum(got) != sum(e.kept) {
+		t.Errorf("stored %d events, want %d", sum(got), sum(e.kept))
+	}
+	for id, n := range e.kept {
+		if got[id] != n {
+			t.Errorf("auditID %s stored %d times, want %d", id, got[id], n)
+			break
+		}
+	}
+	st := exitStats(stderr.String(), 0)
+	if st == nil || st["retries"] == 0 || st["out"] != sum(e.kept) || st["pending_chunks"] != 0 {
+		t.Errorf("exit stats %v: want retries > 0, out=%d, pending_chunks=0", st, sum(e.kept))
+	}
+	t.Logf("real Fluent Bit under 50%% PutLogEvents failures: %d stored once each, %d FLB_RETRY answers, error answers %v",
+		sum(got), st["retries"], cw.Stats().Errors)
+}
