@@ -48,7 +48,8 @@ type SLSConfig struct {
 	Logstore string `mapstructure:"logstore"`
 	// ConsumerGroup is shared by every replica reading the logstore
 	// (default auditlane); ConsumerName is unique per replica (default
-	// the host name, the pod name in Kubernetes).
+	// the host name, the pod name in Kubernetes; empty also means the host
+	// name).
 	ConsumerGroup string `mapstructure:"consumer_group"`
 	ConsumerName  string `mapstructure:"consumer_name"`
 	// StartAt is "end" (default: logs received from the group's first
@@ -83,7 +84,7 @@ type SLSConfig struct {
 func (c *SLSConfig) validate() error {
 	for _, f := range []struct{ key, v string }{
 		{"endpoint", c.Endpoint}, {"project", c.Project}, {"logstore", c.Logstore},
-		{"consumer_group", c.ConsumerGroup}, {"consumer_name", c.ConsumerName},
+		{"consumer_group", c.ConsumerGroup},
 	} {
 		if f.v == "" {
 			return fmt.Errorf("sls::%s: must be set in sls mode", f.key)
@@ -187,6 +188,11 @@ func (r *auditReceiver) startSLS() error {
 	start, _ := parseStart("sls::start_time", cfg.StartTime, time.Now()) // validated
 	if start.IsZero() && cfg.StartAt == "end" {
 		start = time.Now()
+	}
+	if cfg.ConsumerName == "" {
+		if cfg.ConsumerName = hostname(); cfg.ConsumerName == "" {
+			return errors.New("k8saudit: sls::consumer_name: empty and the host name is unknown")
+		}
 	}
 	s := &slsReader{r: r}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

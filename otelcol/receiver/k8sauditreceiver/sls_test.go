@@ -186,7 +186,7 @@ func TestSLSConfigValidate(t *testing.T) {
 	}{
 		{func(c *SLSConfig) { c.Endpoint = "" }, "sls::endpoint"},
 		{func(c *SLSConfig) { c.Logstore = "" }, "sls::logstore"},
-		{func(c *SLSConfig) { c.ConsumerName = "" }, "sls::consumer_name"},
+		{func(c *SLSConfig) { c.ConsumerGroup = "" }, "sls::consumer_group"},
 		{func(c *SLSConfig) { c.StartAt = "now" }, "sls::start_at"},
 		{func(c *SLSConfig) { c.HeartbeatInterval = 1500 * time.Millisecond }, "sls::heartbeat_interval"},
 		{func(c *SLSConfig) { c.HeartbeatTimeout = c.HeartbeatInterval }, "sls::heartbeat_timeout"},
