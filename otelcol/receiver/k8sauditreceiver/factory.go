@@ -1,8 +1,10 @@
 // Package k8sauditreceiver is the k8saudit receiver: it reads Kubernetes
 // apiserver audit events from the audit log file (tailing across
 // lumberjack rotation, gzip backups included, with checkpoints in a
-// storage extension) or from the apiserver's audit webhook (EventList
-// POSTs over mTLS), runs them through auditlane's pipeline (policy,
+// storage extension), from the apiserver's audit webhook (EventList
+// POSTs over mTLS), from CloudWatch Logs (EKS, FilterLogEvents with
+// per-stream checkpoints) or from an SLS logstore (ACK, through a consumer
+// group shared by replicas), runs them through auditlane's pipeline (policy,
 // enrichment, shaping) and emits one log record per kept event: body = the
 // shaped event JSON, timestamp = stageTimestamp, severity from the response
 // code and the enricher's attributes.
