@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,7 +81,14 @@ func run(t *testing.T, config string, env []string, logName string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(collector(t), "--config", cfg)
+	args := []string{"--config", cfg}
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "METRICS_PORT=") }) {
+		// The collector's own metrics listen on :8888 by default; tests run
+		// next to other collectors (other tests, other packages), so turn
+		// them off unless a test chose a port.
+		args = append(args, "--set=service::telemetry::metrics::level=none")
+	}
+	cmd := exec.Command(collector(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
