@@ -191,7 +191,7 @@ func TestV1alpha1ObjectRefSplit(t *testing.T) {
 		t.Errorf("timestamps %q %q", ev.RequestReceivedTimestamp, ev.StageTimestamp)
 	}
 	// An explicit apiGroup is never overridden, and core "v1" is not split.
-	raw = `{"objectRef":{"resource":"pods","apiGroup":"","apiVersion":"v1"}}`
+	raw = `{"verb":"get","objectRef":{"resource":"pods","apiGroup":"","apiVersion":"v1"}}`
 	if err := Parse([]byte(raw), &ev); err != nil || ev.ObjectRef.APIGroup != "" || ev.ObjectRef.APIVersion != "v1" || ev.Legacy {
 		t.Errorf("core objectRef = %+v legacy=%v err=%v", ev.ObjectRef, ev.Legacy, err)
 	}
@@ -504,7 +504,7 @@ func TestDeepNesting(t *testing.T) {
 				close.WriteString(`]`)
 			}
 		}
-		in := `{"requestObject":` + open.String() + `1` + close.String() + `}`
+		in := `{"verb":"create","requestObject":` + open.String() + `1` + close.String() + `}`
 		var ev Event
 		err := Parse([]byte(in), &ev)
 		if depth < maxDepth-1 && err != nil {
@@ -514,9 +514,27 @@ func TestDeepNesting(t *testing.T) {
 			t.Errorf("depth %d: %v", depth, err)
 		}
 		// A mismatched closer at depth must be caught.
-		bad := `{"requestObject":` + open.String() + `1` + strings.Replace(close.String(), "]", "}", 1) + `}`
+		bad := `{"verb":"create","requestObject":` + open.String() + `1` + strings.Replace(close.String(), "]", "}", 1) + `}`
 		if depth < maxDepth-1 && strings.Contains(close.String(), "]") && Parse([]byte(bad), &ev) == nil {
 			t.Errorf("depth %d: mismatched bracket accepted", depth)
+		}
+	}
+}
+
+func TestNotAnEvent(t *testing.T) {
+	for in, ok := range map[string]bool{
+		`{}`:                             false,
+		`{"message":"GET /healthz 200"}`: false,
+		`{"log":"x","stream":"stdout"}`:  false,
+		`{"kind":"Event"}`:               true, // an explicit kind is trusted
+		`{"auditID":"a"}`:                true,
+		`{"user":{"username":"u"}}`:      true,
+		`{"stage":"ResponseComplete","level":"Metadata"}`: true,
+	} {
+		var ev Event
+		err := Parse([]byte(in), &ev)
+		if ok != (err == nil) || !ok && !errors.Is(err, ErrKind) {
+			t.Errorf("%s: %v", in, err)
 		}
 	}
 }

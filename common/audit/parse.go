@@ -449,6 +449,19 @@ func (e *Event) finish() *DecodeError {
 		sp := e.spans[MemberAPIVersion]
 		return &DecodeError{Pos: sp.ValStart, Index: -1, Field: "apiVersion", Err: ErrAPIVersion, Detail: `"` + e.APIVersion + `"`}
 	}
+	if kind := e.refs[sKind]; kind == (strRef{}) && !e.isList {
+		// Without a kind, an object must carry an Event member to count as
+		// one: a stray log line ({"message":...}) or a collector's group
+		// marker is not an audit event.
+		has := false
+		for _, m := range [...]Member{MemberAuditID, MemberStage, MemberVerb, MemberRequestURI, MemberUser} {
+			has = has || e.spans[m].Present()
+		}
+		if !has {
+			return &DecodeError{Pos: -1, Index: -1, Err: ErrKind,
+				Detail: "not an audit Event: no kind and none of auditID, stage, verb, requestURI, user"}
+		}
+	}
 	if e.isList {
 		for _, mp := range e.members {
 			if mp.m == memberItems {
