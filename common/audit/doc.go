@@ -27,14 +27,14 @@
 // The JSON approach was chosen by benchmark: BenchmarkParse extracts the
 // decision fields from every event of the bundled sample
 // (examples/data/sample-audit.log, 4,088 events, 1.8 KB mean) with each
-// contender. Process CPU time per event, median of three runs on 2 cores
+// contender. Median of three runs on 2 idle cores
 // (go test -run '^$' -bench BenchmarkParse -benchmem -count 3 ./common/audit):
 //
-//	approach                        CPU/event  allocs  validates
-//	auditlane (this package)          1.58 µs       1  all of it, UTF-8 in strings
-//	valyala/fastjson (Parser reuse)   2.61 µs       8  all of it, builds a tree of every value
-//	buger/jsonparser (EachKey)        2.97 µs       8  only what it reads
-//	encoding/json (decision fields)  13.57 µs      29  all of it
+//	approach                        CPU/event  MB/s   allocs  validates
+//	auditlane (this package)          1.42 µs  1315        1  all of it, UTF-8 in strings
+//	valyala/fastjson (Parser reuse)   2.56 µs   721        8  all of it, builds a tree of every value
+//	buger/jsonparser (EachKey)        3.31 µs   559        8  only what it reads
+//	encoding/json (decision fields)  14.45 µs   128       29  all of it
 //
 // fastjson is the fastest library but materialises every value of the
 // request and response bodies into its tree, and jsonparser skips
