@@ -2,6 +2,8 @@ package audit
 
 import (
 	"slices"
+
+	"github.com/auditlane/auditlane/internal/jsonstr"
 )
 
 // Rewrite collects edits to one event and writes the result in a single
@@ -254,30 +256,4 @@ func (w *Rewrite) cutMember(b []byte, i int, key string) int {
 
 // AppendQuote appends s as a JSON string, escaping as encoding/json does
 // with HTML escaping off.
-func AppendQuote(dst []byte, s string) []byte {
-	const hexdig = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&15])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+func AppendQuote(dst []byte, s string) []byte { return jsonstr.AppendQuote(dst, s) }

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"unicode/utf8"
+
+	"github.com/auditlane/auditlane/internal/jsonstr"
 )
 
 // The scanner below walks JSON that Unwrap has already validated
@@ -254,32 +256,5 @@ func hex4(b []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// appendQuote appends s as a JSON string, escaping as encoding/json does
-// with HTML escaping off (the same form as audit.AppendQuote).
-func appendQuote[S ~string | ~[]byte](dst []byte, s S) []byte {
-	const hexdig = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&15])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendQuote appends s as a JSON string, as audit.AppendQuote does.
+func appendQuote[S ~string | ~[]byte](dst []byte, s S) []byte { return jsonstr.AppendQuote(dst, s) }
