@@ -1,11 +1,11 @@
 package enrich
 
 import (
-	"github.com/auditlane/auditlane/internal/cputime"
 	"path/filepath"
 	"testing"
 
 	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/internal/cputime"
 )
 
 func benchCorpus(b *testing.B) []*audit.Event {

@@ -2,7 +2,6 @@ package shape
 
 import (
 	"encoding/json"
-	"github.com/auditlane/auditlane/internal/cputime"
 	"os"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/enrich"
 	"github.com/auditlane/auditlane/common/policy"
+	"github.com/auditlane/auditlane/internal/cputime"
 )
 
 // corpus returns the raw bytes of every bundled fixture event (Falco,

@@ -61,3 +61,9 @@ func primeClient(w *consumer.ConsumerWorker) bool {
 	}
 	return true
 }
+
+// PrimeWorker applies the workaround of primeClient to a consumer worker
+// built outside this package (tests driving the SDK's consumer library
+// directly). Call it before w.Start; it reports whether the SDK's layout
+// was recognised.
+func PrimeWorker(w *consumer.ConsumerWorker) bool { return primeClient(w) }

@@ -14,6 +14,8 @@ import (
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	consumer "github.com/aliyun/aliyun-log-go-sdk/consumer"
 	"github.com/go-kit/kit/log"
+
+	"github.com/auditlane/auditlane/common/source/slssrc"
 )
 
 func startShards(t *testing.T, shards int) (*Server, *slssdk.Client) {
@@ -256,7 +258,7 @@ func TestConsumerLibraryTakeover(t *testing.T) {
 			DataFetchIntervalInMs: 50, AutoCommitDisabled: true, Logger: log.NewNopLogger(),
 			HTTPClient: &http.Client{Transport: tr},
 		}
-		return consumer.InitConsumerWorkerWithCheckpointTracker(cfg, func(shard int, gl *slssdk.LogGroupList, ck consumer.CheckPointTracker) (string, error) {
+		w := consumer.InitConsumerWorkerWithCheckpointTracker(cfg, func(shard int, gl *slssdk.LogGroupList, ck consumer.CheckPointTracker) (string, error) {
 			mu.Lock()
 			for _, n := range seqs(gl) {
 				seen[n] = name
@@ -264,6 +266,13 @@ func TestConsumerLibraryTakeover(t *testing.T) {
 			mu.Unlock()
 			return "", ck.SaveCheckPoint(true)
 		})
+		// The SDK v0.1.124 sets up its HTTP client lazily from several shard
+		// workers at once, a data race the race detector reports; prime it
+		// as the production reader does.
+		if !slssrc.PrimeWorker(w) {
+			t.Fatal("the SDK's client layout changed: revisit slssrc.primeClient")
+		}
+		return w
 	}
 	aNet := &severable{base: s.Client().Transport}
 	a := newWorker("a", aNet)
