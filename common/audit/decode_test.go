@@ -538,3 +538,36 @@ func TestNotAnEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictedKeys checks the canonical-order fast path against the
+// general one: near-miss keys, spacing and other orders decode alike.
+func TestPredictedKeys(t *testing.T) {
+	for _, in := range []string{
+		`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api","verb":"get","user":{"username":"u","groups":["g"]},"sourceIPs":["10.0.0.1"],"userAgent":"ua","objectRef":{"resource":"pods"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2024-01-01T00:00:00Z","stageTimestamp":"2024-01-01T00:00:01Z"}`,
+		`{"kind":"Event","levelx":"Request","level":"Metadata","auditID":"a","verbose":1,"verb":"get","user":{"username":"u"}}`,
+		`{"kind" : "Event", "level": "Metadata","auditID" :"a","verb":"get" ,"user":{"username":"u"}}`,
+		`{"verb":"get","user":{"username":"u"},"stage":"ResponseComplete","level":"Metadata","kind":"Event","auditID":"a"}`,
+		`{"kind":"Event","kind":"Event","level":"Request","level":"Metadata","verb":"get","auditID":"a"}`,
+	} {
+		var ev Event
+		if err := Parse([]byte(in), &ev); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		ref, _ := exactRef([]byte(in))
+		got := []any{ev.Verb, ev.Stage, ev.RequestURI, ev.User.Username, groupsOrNil(ev.User.Groups), ev.HasObjectRef}
+		if !reflect.DeepEqual(got, ref) {
+			t.Errorf("%s:\n got  %q\n want %q", in, got, ref)
+		}
+		var m map[string]any
+		json.Unmarshal([]byte(in), &m)
+		if ev.Level != m["level"] || ev.AuditID != m["auditID"] {
+			t.Errorf("%s: level %q auditID %q", in, ev.Level, ev.AuditID)
+		}
+		// Member spans agree with encoding/json's view of each value.
+		var raw map[string]json.RawMessage
+		json.Unmarshal([]byte(in), &raw)
+		if v := ev.Value(MemberLevel); string(v) != string(raw["level"]) {
+			t.Errorf("%s: level span %s, want %s", in, v, raw["level"])
+		}
+	}
+}

@@ -29,6 +29,10 @@ const (
 	numStrs
 )
 
+// internable marks the string fields whose values are usually one of
+// intern's constants.
+const internable = 1<<sAPIVersion | 1<<sLevel | 1<<sStage | 1<<sVerb | 1<<sKind
+
 // strRef locates a collected string: in Event.strs[start:end], or, when
 // lit is set, a constant.
 type strRef struct {
@@ -93,15 +97,21 @@ func (e *Event) parse() *DecodeError {
 	}
 	o := objScan{b: b, i: i + 1}
 	var typeErr *DecodeError // reported once the whole value is known to be valid JSON
+	prev := Member(numMembers) // the member just decoded, for predicting the next key
 	for {
-		key, more, err := o.next()
-		if err != nil {
-			return err
+		m, ok := o.predict(prev)
+		if !ok {
+			key, more, err := o.next()
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
+			m = topMember(key)
 		}
-		if !more {
-			break
-		}
-		m := topMember(key)
+		prev = m
+		var err *DecodeError
 		start := o.i
 		if m == numMembers {
 			o.i, err = skipValue(b, start, 1)
@@ -208,17 +218,21 @@ func (e *Event) str(i, ref int, field string) (int, *DecodeError) {
 				return j, err
 			}
 		}
-		e.refs[ref] = e.collect(b[i:j], esc)
+		e.refs[ref] = e.collect(b[i:j], esc, internable&(1<<ref) != 0)
 		return j, nil
 	}
 	return e.expectType(i, '"', field)
 }
 
 // collect records the string s (with quotes) and returns its reference.
-func (e *Event) collect(s []byte, esc bool) strRef {
+// internable marks fields whose values are usually one of intern's
+// constants (kind, apiVersion, level, stage, verb, group names).
+func (e *Event) collect(s []byte, esc, internable bool) strRef {
 	if !esc {
-		if lit, ok := intern(s[1 : len(s)-1]); ok {
-			return strRef{lit: lit}
+		if internable {
+			if lit, ok := intern(s[1 : len(s)-1]); ok {
+				return strRef{lit: lit}
+			}
 		}
 		start := len(e.strs)
 		e.strs = append(e.strs, s[1:len(s)-1]...)
@@ -282,7 +296,7 @@ func (e *Event) groupList(i int) (int, *DecodeError) {
 		if err != nil {
 			return j, err
 		}
-		e.groups = append(e.groups, e.collect(b[i:j], esc))
+		e.groups = append(e.groups, e.collect(b[i:j], esc, true))
 		i = skipWS(b, j)
 		if i >= len(b) {
 			return i, syntaxErr(i, "unexpected end of input in array")
@@ -514,6 +528,70 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// canonicalOrder lists the members in the order the apiserver writes them
+// (the field order of audit/v1 Event); next[m] is the member after m.
+var canonicalOrder = [...]Member{
+	MemberKind, MemberAPIVersion, MemberLevel, MemberAuditID, MemberStage,
+	MemberRequestURI, MemberVerb, MemberUser, MemberImpersonatedUser,
+	MemberSourceIPs, MemberUserAgent, MemberObjectRef, MemberResponseStatus,
+	MemberRequestObject, MemberResponseObject, MemberRequestReceivedTimestamp,
+	MemberStageTimestamp, MemberAnnotations,
+}
+
+// predictions[m] holds the quoted keys with colon ("level":) of the
+// members that may follow m in canonical order, nearest first, and
+// predictions[numMembers] those that may start an object.
+var predictions = func() (p [numMembers + 1][]predicted) {
+	at := map[Member]int{}
+	for i, m := range canonicalOrder {
+		at[m] = i
+	}
+	add := func(from Member, i int) {
+		for k := i; k < len(canonicalOrder) && k < i+3; k++ {
+			m := canonicalOrder[k]
+			p[from] = append(p[from], predicted{m, `"` + memberNames[m] + `":`})
+		}
+	}
+	add(numMembers, 0)
+	for _, m := range canonicalOrder {
+		add(m, at[m]+1)
+	}
+	return
+}()
+
+type predicted struct {
+	m   Member
+	key string
+}
+
+// predict tries, for compact JSON in the apiserver's member order, the
+// keys that may follow prev: on a match it consumes the separator and the
+// key and returns the member. It returns false to let next() decide.
+func (o *objScan) predict(prev Member) (Member, bool) {
+	if prev > numMembers {
+		return 0, false
+	}
+	b, i := o.b, o.i
+	if o.n > 0 {
+		if i >= len(b) || b[i] != ',' {
+			return 0, false
+		}
+		i++
+	}
+	for _, c := range predictions[prev] {
+		if len(b)-i > len(c.key) && string(b[i:i+len(c.key)]) == c.key {
+			o.keyStart = i
+			o.i = i + len(c.key)
+			if o.i < len(b) && b[o.i] <= ' ' {
+				o.i = skipWS(b, o.i)
+			}
+			o.n++
+			return c.m, true
+		}
+	}
+	return 0, false
 }
 
 // objScan iterates over the members of a JSON object.
