@@ -96,7 +96,7 @@ func (e *Event) parse() *DecodeError {
 		return &DecodeError{Pos: i, Index: -1, Err: ErrNotObject, Detail: "found " + jsonType(b[i])}
 	}
 	o := objScan{b: b, i: i + 1}
-	var typeErr *DecodeError // reported once the whole value is known to be valid JSON
+	var typeErr *DecodeError   // reported once the whole value is known to be valid JSON
 	prev := Member(numMembers) // the member just decoded, for predicting the next key
 	for {
 		m, ok := o.predict(prev)
