@@ -33,6 +33,7 @@ test: vet
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 ## bench: the hot-path benchmarks on the bundled corpus
