@@ -14,12 +14,13 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/auditlane/auditlane/common/sink"
 	"github.com/auditlane/auditlane/common/sink/cloudwatch"
 	"github.com/auditlane/auditlane/otelcol/exporter/k8sauditcloudwatchexporter/internal/metadata"
+	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
 )
 
 // NewFactory returns the exporter factory.
@@ -48,13 +49,12 @@ func createDefaultConfig() component.Config {
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config, opts []cloudwatch.Option) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	e := &logsExporter{cfg: c, set: set, opts: opts}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.push,
-		exporterhelper.WithTimeout(c.TimeoutConfig),
-		exporterhelper.WithQueue(c.QueueSettings),
-		exporterhelper.WithRetry(c.BackOffConfig),
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
-		exporterhelper.WithStart(e.start),
-		exporterhelper.WithShutdown(e.shutdown),
-	)
+	hs := auditotel.HelperSettings{Timeout: c.TimeoutConfig, Queue: c.QueueSettings, Retry: c.BackOffConfig}
+	return auditotel.NewSinkLogs(ctx, set, cfg, "k8saudit_cloudwatch", hs, func(ctx context.Context) (sink.Writer, error) {
+		w, err := cloudwatch.New(ctx, c.sinkConfig(), opts...)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return w, nil
+	})
 }
