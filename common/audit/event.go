@@ -141,7 +141,10 @@ type Event struct {
 	// from legacy fields or a v1alpha1 objectRef.apiVersion split.
 	Legacy bool
 
-	spans [numMembers]Span
+	// spans holds the members' positions; only those whose bit is set in
+	// present are valid, so a new parse need not clear the array.
+	spans   [numMembers]Span
+	present uint32
 	// strs collects the string fields above before they are materialised
 	// in one allocation.
 	strs []byte
@@ -149,11 +152,16 @@ type Event struct {
 }
 
 // Span returns the position of member m in Raw.
-func (e *Event) Span(m Member) Span { return e.spans[m] }
+func (e *Event) Span(m Member) Span {
+	if m >= numMembers || e.present&(1<<m) == 0 {
+		return Span{}
+	}
+	return e.spans[m]
+}
 
 // Value returns the raw JSON value of member m, or nil when absent.
 func (e *Event) Value(m Member) []byte {
-	s := e.spans[m]
+	s := e.Span(m)
 	if !s.Present() {
 		return nil
 	}

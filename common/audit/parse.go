@@ -56,7 +56,8 @@ const (
 
 // parseState is per-event scratch kept in the Event to avoid allocations.
 type parseState struct {
-	refs        [numStrs]strRef
+	refs [numStrs]strRef
+	have uint32 // the refs set by this parse, one bit per index
 	groups      []strRef
 	members     []memberPos
 	isList      bool
@@ -67,14 +68,23 @@ type parseState struct {
 	provBuf     []byte // the Event unwrapped from a provider record
 }
 
-// reset clears e for a new parse, keeping Raw, positions and buffers.
+// reset clears e for a new parse, keeping Raw, positions and buffers. It
+// clears field by field: spans and refs are only read where their bits in
+// present and have are set, so the two arrays (about 1 KB) stay as they are.
 func (e *Event) reset() {
-	*e = Event{
-		Raw: e.Raw, Line: e.Line, Offset: e.Offset, Index: e.Index,
-		User:       UserInfo{Groups: e.User.Groups[:0]},
-		strs:       e.strs[:0],
-		parseState: parseState{groups: e.groups[:0], members: e.members[:0], provBuf: e.provBuf},
-	}
+	e.APIVersion, e.Level, e.AuditID, e.Stage, e.RequestURI, e.Verb = "", "", "", "", "", ""
+	e.User = UserInfo{Groups: e.User.Groups[:0]}
+	e.HasObjectRef = false
+	e.ObjectRef = ObjectRef{}
+	e.ResponseCode = 0
+	e.RequestReceivedTimestamp, e.StageTimestamp = "", ""
+	e.Legacy = false
+	e.present = 0
+	e.strs = e.strs[:0]
+	ps := &e.parseState
+	ps.have = 0
+	ps.groups, ps.members = ps.groups[:0], ps.members[:0]
+	ps.isList, ps.hasAPIGroup, ps.isProvider, ps.sawProvider = false, false, false, false
 }
 
 // parse decodes e.Raw into e.
@@ -130,6 +140,7 @@ func (e *Event) parse() *DecodeError {
 		e.members = append(e.members, memberPos{m: m, keyStart: o.keyStart, valStart: start, valEnd: o.i})
 		if m < numMembers {
 			e.spans[m] = Span{KeyStart: o.keyStart, ValStart: start, ValEnd: o.i}
+			e.present |= 1 << m
 		}
 	}
 	if j := skipWS(b, o.i); j < len(b) {
@@ -219,6 +230,7 @@ func (e *Event) str(i, ref int, field string) (int, *DecodeError) {
 			}
 		}
 		e.refs[ref] = e.collect(b[i:j], esc, internable&(1<<ref) != 0)
+		e.have |= 1 << ref
 		return j, nil
 	}
 	return e.expectType(i, '"', field)
@@ -438,13 +450,20 @@ func parseInt32(b []byte) (int, bool) {
 // materialises the strings with one allocation.
 func (e *Event) finish() *DecodeError {
 	s := string(e.strs)
-	get := func(r strRef) string {
+	str := func(r strRef) string {
 		if r.lit != "" {
 			return r.lit
 		}
 		return s[r.start:r.end]
 	}
-	switch kind := get(e.refs[sKind]); kind {
+	get := func(ref int) string {
+		if e.have&(1<<ref) == 0 {
+			return ""
+		}
+		return str(e.refs[ref])
+	}
+	kind := get(sKind)
+	switch kind {
 	case "", "Event":
 	case "EventList":
 		e.isList = true
@@ -452,8 +471,8 @@ func (e *Event) finish() *DecodeError {
 		sp := e.spans[MemberKind]
 		return &DecodeError{Pos: sp.ValStart, Index: -1, Field: "kind", Err: ErrKind, Detail: `"` + kind + `"`}
 	}
-	e.APIVersion = get(e.refs[sAPIVersion])
-	if e.sawProvider && !e.isList && e.APIVersion == "" && e.refs[sKind] == (strRef{}) {
+	e.APIVersion = get(sAPIVersion)
+	if e.sawProvider && !e.isList && e.APIVersion == "" && kind == "" {
 		e.isProvider = true
 		return nil
 	}
@@ -463,13 +482,13 @@ func (e *Event) finish() *DecodeError {
 		sp := e.spans[MemberAPIVersion]
 		return &DecodeError{Pos: sp.ValStart, Index: -1, Field: "apiVersion", Err: ErrAPIVersion, Detail: `"` + e.APIVersion + `"`}
 	}
-	if kind := e.refs[sKind]; kind == (strRef{}) && !e.isList {
+	if kind == "" && !e.isList {
 		// Without a kind, an object must carry an Event member to count as
 		// one: a stray log line ({"message":...}) or a collector's group
 		// marker is not an audit event.
 		has := false
 		for _, m := range [...]Member{MemberAuditID, MemberStage, MemberVerb, MemberRequestURI, MemberUser} {
-			has = has || e.spans[m].Present()
+			has = has || e.present&(1<<m) != 0
 		}
 		if !has {
 			return &DecodeError{Pos: -1, Index: -1, Err: ErrKind,
@@ -484,24 +503,24 @@ func (e *Event) finish() *DecodeError {
 		}
 		return &DecodeError{Pos: -1, Index: -1, Field: "items", Err: ErrType, Detail: "EventList without items"}
 	}
-	e.Level = get(e.refs[sLevel])
-	e.AuditID = get(e.refs[sAuditID])
-	e.Stage = get(e.refs[sStage])
-	e.RequestURI = get(e.refs[sRequestURI])
-	e.Verb = get(e.refs[sVerb])
-	e.User.Username = get(e.refs[sUsername])
-	e.User.UID = get(e.refs[sUID])
+	e.Level = get(sLevel)
+	e.AuditID = get(sAuditID)
+	e.Stage = get(sStage)
+	e.RequestURI = get(sRequestURI)
+	e.Verb = get(sVerb)
+	e.User.Username = get(sUsername)
+	e.User.UID = get(sUID)
 	for _, g := range e.groups {
-		e.User.Groups = append(e.User.Groups, get(g))
+		e.User.Groups = append(e.User.Groups, str(g))
 	}
 	e.ObjectRef = ObjectRef{
-		Resource:    get(e.refs[sResource]),
-		Namespace:   get(e.refs[sNamespace]),
-		Name:        get(e.refs[sName]),
-		UID:         get(e.refs[sObjUID]),
-		APIGroup:    get(e.refs[sAPIGroup]),
-		APIVersion:  get(e.refs[sObjAPIVersion]),
-		Subresource: get(e.refs[sSubresource]),
+		Resource:    get(sResource),
+		Namespace:   get(sNamespace),
+		Name:        get(sName),
+		UID:         get(sObjUID),
+		APIGroup:    get(sAPIGroup),
+		APIVersion:  get(sObjAPIVersion),
+		Subresource: get(sSubresource),
 	}
 	if e.HasObjectRef && !e.hasAPIGroup {
 		if g, v, ok := strings.Cut(e.ObjectRef.APIVersion, "/"); ok {
@@ -509,9 +528,9 @@ func (e *Event) finish() *DecodeError {
 			e.Legacy = true
 		}
 	}
-	e.RequestReceivedTimestamp = get(e.refs[sRequestReceived])
-	e.StageTimestamp = get(e.refs[sStageTimestamp])
-	ts, created := get(e.refs[sTimestamp]), get(e.refs[sCreationTimestamp])
+	e.RequestReceivedTimestamp = get(sRequestReceived)
+	e.StageTimestamp = get(sStageTimestamp)
+	ts, created := get(sTimestamp), get(sCreationTimestamp)
 	if e.RequestReceivedTimestamp == "" && (ts != "" || created != "") {
 		e.RequestReceivedTimestamp = firstNonEmpty(ts, created)
 		e.Legacy = true

@@ -142,7 +142,7 @@ func (w *Rewrite) AppendTo(dst []byte, ev *Event) []byte {
 // object, and from each row object of a meta.k8s.io Table, as the
 // apiserver's omitManagedFields does. It reports how many it cut.
 func (w *Rewrite) CutManagedFields(ev *Event, m Member) int {
-	s := ev.spans[m]
+	s := ev.Span(m)
 	if !s.Present() || ev.Raw[s.ValStart] != '{' {
 		return 0
 	}
