@@ -56,8 +56,8 @@ const (
 
 // parseState is per-event scratch kept in the Event to avoid allocations.
 type parseState struct {
-	refs [numStrs]strRef
-	have uint32 // the refs set by this parse, one bit per index
+	refs        [numStrs]strRef
+	have        uint32 // the refs set by this parse, one bit per index
 	groups      []strRef
 	members     []memberPos
 	isList      bool
