@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/bits"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -568,6 +569,46 @@ func TestPredictedKeys(t *testing.T) {
 		json.Unmarshal([]byte(in), &raw)
 		if v := ev.Value(MemberLevel); string(v) != string(raw["level"]) {
 			t.Errorf("%s: level span %s, want %s", in, v, raw["level"])
+		}
+	}
+}
+
+func TestDeepNestingAgainstEncodingJSON(t *testing.T) {
+	// Random mixes of objects and arrays nested past the 64 levels kept in
+	// a word, with one closer swapped at a random depth in half of the
+	// cases: the decoder must accept exactly what encoding/json accepts.
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 2000; n++ {
+		depth := 1 + r.IntN(300)
+		kinds := make([]bool, depth)
+		var in strings.Builder
+		in.WriteString(`{"verb":"get","requestObject":`)
+		for k := range kinds {
+			kinds[k] = r.IntN(2) == 0
+			if kinds[k] {
+				in.WriteString(`{"k":`)
+			} else {
+				in.WriteString(`[1,`)
+			}
+		}
+		in.WriteString(`"x"`)
+		swap := -1
+		if n%2 == 1 {
+			swap = r.IntN(depth)
+		}
+		for k := depth - 1; k >= 0; k-- {
+			obj := kinds[k] != (k == swap)
+			if obj {
+				in.WriteString(`}`)
+			} else {
+				in.WriteString(`]`)
+			}
+		}
+		in.WriteString(`}`)
+		var ev Event
+		err := Parse([]byte(in.String()), &ev)
+		if want := json.Valid([]byte(in.String())); want != (err == nil) {
+			t.Fatalf("depth %d swap %d: valid %v, got %v", depth, swap, want, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/binary"
 	"strings"
 )
 
@@ -570,7 +571,7 @@ var predictions = func() (p [numMembers + 1][]predicted) {
 	add := func(from Member, i int) {
 		for k := i; k < len(canonicalOrder) && k < i+3; k++ {
 			m := canonicalOrder[k]
-			p[from] = append(p[from], predicted{m, `"` + memberNames[m] + `":`})
+			p[from] = append(p[from], newPredicted(m))
 		}
 	}
 	add(numMembers, 0)
@@ -580,9 +581,44 @@ var predictions = func() (p [numMembers + 1][]predicted) {
 	return
 }()
 
+// predicted is a key to try, held as little-endian words so a match costs
+// a few word compares rather than a call to memequal.
 type predicted struct {
-	m   Member
-	key string
+	m     Member
+	n     int       // words used
+	words [4]uint64 // the key, zero-padded
+	masks [4]uint64 // the bytes of each word that belong to the key
+	key   string
+}
+
+func newPredicted(m Member) predicted {
+	key := `"` + memberNames[m] + `":`
+	c := predicted{m: m, key: key, n: (len(key) + 7) / 8}
+	if c.n > len(c.words) {
+		panic("audit: predicted key too long: " + key)
+	}
+	for i := 0; i < len(key); i++ {
+		c.words[i/8] |= uint64(key[i]) << (8 * (i % 8))
+		c.masks[i/8] |= 0xff << (8 * (i % 8))
+	}
+	return c
+}
+
+// at reports whether b[i:] starts with the key followed by at least one
+// more byte.
+func (c *predicted) at(b []byte, i int) bool {
+	if i < 0 || len(b)-i <= 32 {
+		return len(b)-i > len(c.key) && string(b[i:i+len(c.key)]) == c.key
+	}
+	w := b[i : i+32]
+	d := (binary.LittleEndian.Uint64(w) ^ c.words[0]) & c.masks[0]
+	if d != 0 || c.n == 1 {
+		return d == 0
+	}
+	d = (binary.LittleEndian.Uint64(w[8:]) ^ c.words[1]) & c.masks[1]
+	d |= (binary.LittleEndian.Uint64(w[16:]) ^ c.words[2]) & c.masks[2]
+	d |= (binary.LittleEndian.Uint64(w[24:]) ^ c.words[3]) & c.masks[3]
+	return d == 0
 }
 
 // predict tries, for compact JSON in the apiserver's member order, the
@@ -599,8 +635,9 @@ func (o *objScan) predict(prev Member) (Member, bool) {
 		}
 		i++
 	}
-	for _, c := range predictions[prev] {
-		if len(b)-i > len(c.key) && string(b[i:i+len(c.key)]) == c.key {
+	cs := predictions[prev]
+	for k := range cs {
+		if c := &cs[k]; c.at(b, i) {
 			o.keyStart = i
 			o.i = i + len(c.key)
 			if o.i < len(b) && b[o.i] <= ' ' {

@@ -302,21 +302,44 @@ const (
 )
 
 // skipStack is skipValue's explicit stack of open containers, one bit per
-// level (set: object). The first 64 levels live in a word; deeper nesting,
-// rare in real events, spills to a slice that only slow touches.
+// level (set: object). kinds is a shift register holding the innermost 64
+// levels, the innermost in bit 0, so the scanners test one bit without a
+// variable shift; outer levels pushed out of it, rare in real events,
+// spill to deep, which only slow touches.
 type skipStack struct {
 	kinds uint64
-	deep  []uint64
-	level int // open containers
-	lim   int // fast opens containers only below this level
+	deep  []uint64 // bit n: the kind of level n, for levels pushed out of kinds
+	level int      // open containers
+	lim   int      // fast opens containers only below this level
 }
 
-// isObj reports whether open level l (0-based) is an object.
-func (k *skipStack) isObj(l int) bool {
-	if l >= 64 {
-		return k.deep[(l-64)>>6]&(1<<((l-64)&63)) != 0
+// push opens a container at the next level.
+func (k *skipStack) push(obj bool) {
+	if l := k.level - 64; l >= 0 {
+		w, bit := l>>6, uint64(1)<<(l&63)
+		if w >= len(k.deep) {
+			k.deep = append(k.deep, 0)
+		}
+		if k.kinds>>63 != 0 {
+			k.deep[w] |= bit
+		} else {
+			k.deep[w] &^= bit
+		}
 	}
-	return k.kinds&(1<<l) != 0
+	k.kinds <<= 1
+	if obj {
+		k.kinds |= 1
+	}
+	k.level++
+}
+
+// pop closes the innermost container.
+func (k *skipStack) pop() {
+	k.level--
+	k.kinds >>= 1
+	if l := k.level - 64; l >= 0 {
+		k.kinds |= (k.deep[l>>6] >> (l & 63) & 1) << 63
+	}
 }
 
 // fast scans from b[i] in state st while the tokens are common ones and
@@ -350,10 +373,10 @@ value:
 			i = j
 			level++
 			if c == '{' {
-				kinds |= 1 << (level - 1)
+				kinds = kinds<<1 | 1
 				goto key
 			}
-			kinds &^= 1 << (level - 1)
+			kinds <<= 1
 			goto value
 		case '0' <= c && c <= '9':
 			j := i + 1
@@ -393,7 +416,7 @@ after:
 	}
 	i = skipWS(b, i)
 	if i < len(b) && level <= 64 {
-		obj := kinds&(1<<(level-1)) != 0
+		obj := kinds&1 != 0
 		switch c := b[i]; {
 		case c == ',':
 			i = skipWS(b, i+1)
@@ -404,6 +427,7 @@ after:
 		case c == '}' && obj, c == ']' && !obj:
 			i++
 			level--
+			kinds >>= 1
 			goto after
 		}
 	}
@@ -447,7 +471,7 @@ func (k *skipStack) slow(b []byte, i, depth, st int) (int, int, *DecodeError) {
 			return i, stDone, nil
 		}
 		i = skipWS(b, i)
-		obj := k.isObj(k.level - 1)
+		obj := k.kinds&1 != 0
 		if i >= len(b) {
 			if obj {
 				return i, st, syntaxErr(i, "unexpected end of input in object")
@@ -461,7 +485,7 @@ func (k *skipStack) slow(b []byte, i, depth, st int) (int, int, *DecodeError) {
 			}
 			return skipWS(b, i+1), stValue, nil
 		case c == '}' && obj, c == ']' && !obj:
-			k.level--
+			k.pop()
 			return i + 1, stAfter, nil
 		case obj:
 			return i, st, syntaxErr(i, "expected ',' or '}' in object")
@@ -484,24 +508,7 @@ func (k *skipStack) slow(b []byte, i, depth, st int) (int, int, *DecodeError) {
 			return i + 1, stAfter, nil
 		}
 		obj := c == '{'
-		if l := k.level; l < 64 {
-			if obj {
-				k.kinds |= 1 << l
-			} else {
-				k.kinds &^= 1 << l
-			}
-		} else {
-			w, bit := (l-64)>>6, uint64(1)<<((l-64)&63)
-			if w >= len(k.deep) {
-				k.deep = append(k.deep, 0)
-			}
-			if obj {
-				k.deep[w] |= bit
-			} else {
-				k.deep[w] &^= bit
-			}
-		}
-		k.level++
+		k.push(obj)
 		if obj {
 			return i, stKey, nil
 		}
