@@ -203,6 +203,10 @@ func (e *Event) member(m Member, i int) (int, *DecodeError) {
 // with want ('"', '{' or '[').
 func (e *Event) expectType(i int, want byte, field string) (int, *DecodeError) {
 	b := e.Raw
+	if want == '"' && i < len(b) && b[i] == '"' {
+		j, _, err := scanString(b, i)
+		return j, err
+	}
 	if i < len(b) && b[i] != want && b[i] != 'n' {
 		if _, err := skipValue(b, i, 1); err != nil {
 			return i, err

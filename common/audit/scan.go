@@ -344,7 +344,9 @@ func (k *skipStack) pop() {
 
 // fast scans from b[i] in state st while the tokens are common ones and
 // returns where it stopped and the state there: stDone, or a state for
-// slow to take one step in. It makes no calls.
+// slow to take one step in. It makes no calls. Compact JSON is the common
+// case, so whitespace is only looked for where the expected byte is not
+// found.
 func (k *skipStack) fast(b []byte, i, st int) (int, int) {
 	kinds, level, lim := k.kinds, k.level, k.lim
 	switch st {
@@ -405,6 +407,9 @@ value:
 				i += 4
 				goto after
 			}
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			i = skipWS(b, i)
+			goto value
 		}
 	}
 	st = stValue
@@ -414,12 +419,11 @@ after:
 		st = stDone
 		goto out
 	}
-	i = skipWS(b, i)
 	if i < len(b) && level <= 64 {
 		obj := kinds&1 != 0
 		switch c := b[i]; {
 		case c == ',':
-			i = skipWS(b, i+1)
+			i++
 			if obj {
 				goto key
 			}
@@ -429,18 +433,30 @@ after:
 			level--
 			kinds >>= 1
 			goto after
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			i = skipWS(b, i)
+			goto after
 		}
 	}
 	st = stAfter
 	goto out
 key:
-	if i < len(b) && b[i] == '"' {
-		if j := plainRun(b, i+1); j < len(b) && b[j] == '"' {
-			j = skipWS(b, j+1)
-			if j < len(b) && b[j] == ':' {
-				i = skipWS(b, j+1)
-				goto value
+	if i < len(b) {
+		switch b[i] {
+		case '"':
+			if j := plainRun(b, i+1); j < len(b)-1 && b[j] == '"' {
+				if b[j+1] == ':' {
+					i = j + 2
+					goto value
+				}
+				if j = skipWS(b, j+1); j < len(b) && b[j] == ':' {
+					i = j + 1
+					goto value
+				}
 			}
+		case ' ', '\n', '\t', '\r':
+			i = skipWS(b, i)
+			goto key
 		}
 	}
 	st = stKey
