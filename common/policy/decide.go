@@ -36,9 +36,10 @@ func (p *Policy) Rules() int { return len(p.rules) }
 // None with the policy's omitStages and omitManagedFields when none does.
 // It does not allocate.
 func (p *Policy) Decide(ev *audit.Event) Decision {
+	vb := verbBit(ev.Verb)
 	for i := range p.rules {
 		r := &p.rules[i]
-		if r.matches(ev) {
+		if r.verbMask&vb != 0 && r.matches(ev, vb) {
 			return Decision{Level: r.level, OmitStages: r.omitStages, OmitManagedFields: r.omitManagedFields, Rule: i}
 		}
 	}
@@ -93,6 +94,9 @@ type rule struct {
 	users  strSet
 	groups strSet
 	verbs  strSet
+	// verbMask has verbBit of each listed verb (every bit when verbs is
+	// empty), so most events are told apart without a string compare.
+	verbMask uint16
 
 	// resourceRule: the rule has namespaces or resources, so it matches
 	// resource requests only. nonResourceRule: it has nonResourceURLs (and
@@ -172,6 +176,13 @@ func (p *Policy) compile() {
 		r.users = newStrSet(s.users)
 		r.groups = newStrSet(s.userGroups)
 		r.verbs = newStrSet(s.verbs)
+		r.verbMask = 0xffff
+		if len(s.verbs) > 0 {
+			r.verbMask = 0
+			for _, v := range s.verbs {
+				r.verbMask |= verbBit(v)
+			}
+		}
 		r.resourceRule = len(s.namespaces) > 0 || len(s.resources) > 0
 		r.nonResourceRule = !r.resourceRule && len(s.nonResourceURLs) > 0
 		r.namespaces = newStrSet(s.namespaces)
@@ -226,7 +237,44 @@ func (p *Policy) compile() {
 	}
 }
 
-func (r *rule) matches(ev *audit.Event) bool {
+// verbBit maps the standard Kubernetes verbs to one bit each and every
+// other verb to verbOther.
+func verbBit(v string) uint16 {
+	switch v {
+	case "get":
+		return 1 << 0
+	case "list":
+		return 1 << 1
+	case "watch":
+		return 1 << 2
+	case "create":
+		return 1 << 3
+	case "update":
+		return 1 << 4
+	case "patch":
+		return 1 << 5
+	case "delete":
+		return 1 << 6
+	case "deletecollection":
+		return 1 << 7
+	}
+	return verbOther
+}
+
+// verbOther is verbBit of a verb outside the standard ones: a rule whose
+// mask has it still compares the verb as a string.
+const verbOther = 1 << 15
+
+// matches reports whether the rule matches ev; vb is verbBit(ev.Verb) and
+// the caller has checked it against verbMask. The cheap checks come first;
+// a rule matches when all of them pass, so their order does not matter.
+func (r *rule) matches(ev *audit.Event, vb uint16) bool {
+	if r.resourceRule != ev.HasObjectRef && (r.resourceRule || r.nonResourceRule) {
+		return false
+	}
+	if vb == verbOther && !r.verbs.empty() && !r.verbs.has(ev.Verb) {
+		return false
+	}
 	if !r.users.empty() && !r.users.has(ev.User.Username) {
 		return false
 	}
@@ -241,9 +289,6 @@ func (r *rule) matches(ev *audit.Event) bool {
 		if !matched {
 			return false
 		}
-	}
-	if !r.verbs.empty() && !r.verbs.has(ev.Verb) {
-		return false
 	}
 	if r.resourceRule {
 		return ev.HasObjectRef && r.matchesResource(&ev.ObjectRef)

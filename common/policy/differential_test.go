@@ -87,7 +87,7 @@ func vocab(c chooser, vs []string) string {
 var (
 	vUsers      = []string{"alice", "bob", "system:kube-proxy", "system:serviceaccount:kube-system:default", "system:apiserver", ""}
 	vGroups     = []string{"system:authenticated", "system:masters", "system:nodes", "dev", ""}
-	vVerbs      = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+	vVerbs      = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "impersonate", "proxy"}
 	vNamespaces = []string{"", "default", "kube-system", "ns1"}
 	vAPIGroups  = []string{"", "apps", "rbac.authorization.k8s.io", "batch"}
 	vRuleGroups = []string{"", "*", "apps", "rbac.authorization.k8s.io", "batch", "extensions"}
