@@ -115,6 +115,9 @@ func (e *Event) parse() *DecodeError {
 		m, ok := Member(0), false
 		if j := o.i + o.n&1; prev <= numMembers && j >= 0 && len(b)-j > 32 && (o.n == 0 || b[o.i] == ',') {
 			c := &firstPredicted[prev]
+			if prev == MemberResponseStatus && e.refs[sLevel].lit == LevelMetadata && e.have&(1<<sLevel) != 0 {
+				c = &afterStatusMetadata
+			}
 			w := b[j : j+32 : j+32]
 			if c.n != 0 && (binary.LittleEndian.Uint64(w)^c.words[0])&c.masks[0]|
 				(binary.LittleEndian.Uint64(w[8:])^c.words[1])&c.masks[1]|
@@ -606,16 +609,24 @@ var predictions = func() (p [numMembers + 1][]predicted) {
 	return
 }()
 
-// firstPredicted[m] is the first of predictions[m]: the member that
-// follows m in the apiserver's order.
+// firstPredicted[m] is the member most likely to follow m: the next in
+// the apiserver's order, except that impersonatedUser, rarely present, is
+// passed over. afterStatusMetadata replaces it after responseStatus at
+// level Metadata, where the apiserver writes no request or response
+// object.
 var firstPredicted = func() (p [numMembers + 1]predicted) {
 	for m := range p {
-		if len(predictions[m]) > 0 {
-			p[m] = predictions[m][0]
+		for _, c := range predictions[m] {
+			if c.m != MemberImpersonatedUser {
+				p[m] = c
+				break
+			}
 		}
 	}
 	return
 }()
+
+var afterStatusMetadata = newPredicted(MemberRequestReceivedTimestamp)
 
 // predicted is a key to try, held as little-endian words so a match costs
 // a few word compares rather than a call to memequal.
