@@ -31,15 +31,18 @@
 // (go test -run '^$' -bench BenchmarkParse -benchmem -count 3 ./common/audit):
 //
 //	approach                        CPU/event  MB/s   allocs  validates
-//	auditlane (this package)          1.42 µs  1315        1  all of it, UTF-8 in strings
-//	valyala/fastjson (Parser reuse)   2.56 µs   721        8  all of it, builds a tree of every value
-//	buger/jsonparser (EachKey)        3.31 µs   559        8  only what it reads
-//	encoding/json (decision fields)  14.45 µs   128       29  all of it
+//	auditlane (this package)          1.23 µs  1522        1  all of it, UTF-8 in strings
+//	valyala/fastjson (Parser reuse)   2.52 µs   733        8  all of it, builds a tree of every value
+//	buger/jsonparser (EachKey)        2.78 µs   664        8  only what it reads
+//	encoding/json (decision fields)  14.22 µs   130       29  all of it
 //
 // fastjson is the fastest library but materialises every value of the
 // request and response bodies into its tree, and jsonparser skips
 // validation; the scanner here validates everything, touches bodies only to
 // skip them, and needs no allocation beyond the strings it returns. Its hot
 // loops test eight bytes at a time for a quote, a backslash, a control byte
-// or a non-ASCII byte (specialMask) and keep container kinds in a word.
+// or a non-ASCII byte (specialMask), keep container kinds in a shift
+// register, look for whitespace only where compact JSON has none, and
+// compare the top-level key the apiserver writes next as four words
+// before falling back to a key scan.
 package audit
