@@ -230,9 +230,23 @@ func TestConsumerGroupAPIs(t *testing.T) {
 type severable struct {
 	base http.RoundTripper
 	cut  atomic.Bool
+	// inFlight is read-held by every request on its way through, so sever
+	// returns only once the requests that passed before the cut have been
+	// answered.
+	inFlight sync.RWMutex
+}
+
+// sever cuts the network: once it returns, no request of this transport
+// reaches the server any more.
+func (s *severable) sever() {
+	s.inFlight.Lock()
+	s.cut.Store(true)
+	s.inFlight.Unlock()
 }
 
 func (s *severable) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.inFlight.RLock()
+	defer s.inFlight.RUnlock()
 	if s.cut.Load() {
 		if r.Body != nil {
 			r.Body.Close()
@@ -314,7 +328,9 @@ func TestConsumerLibraryTakeover(t *testing.T) {
 	waitFor("first 40 logs", func() bool { return count(0, 40) == 40 })
 
 	aShards := s.Assignment("prj", "audit-c1", "auditlane")["a"]
-	aNet.cut.Store(true) // a stops heartbeating (and everything else)
+	// a stops heartbeating (and everything else); a request it sent just
+	// before the cut is answered before the next logs are written.
+	aNet.sever()
 	putSeq(t, c, 40, 80)
 	waitFor("b to take over all shards", func() bool {
 		as := s.Assignment("prj", "audit-c1", "auditlane")
