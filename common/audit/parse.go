@@ -171,6 +171,7 @@ func (e *Event) parse() *DecodeError {
 	if j := skipWS(b, o.i); j < len(b) {
 		return syntaxErr(j, "extra data after the event object")
 	}
+	e.Raw = b[:o.i] // without trailing space
 	if typeErr != nil {
 		return typeErr
 	}
