@@ -110,8 +110,10 @@ func (e *Event) parse() *DecodeError {
 	var typeErr *DecodeError   // reported once the whole value is known to be valid JSON
 	prev := Member(numMembers) // the member just decoded, for predicting the next key
 	for {
-		// The member that follows prev in the apiserver's order, compared
-		// as four words without branches (predictFirst, by hand inlined).
+		// The member most likely to follow prev (firstPredicted), its key
+		// compared as four masked words without branches; written out
+		// here because a function holding it would not inline. Then the
+		// other predictions, then a key scan.
 		m, ok := Member(0), false
 		if j := o.i + o.n&1; prev <= numMembers && j >= 0 && len(b)-j > 32 && (o.n == 0 || b[o.i] == ',') {
 			c := &firstPredicted[prev]
