@@ -3,6 +3,8 @@ package audit
 import (
 	"encoding/binary"
 	"strings"
+
+	"github.com/auditlane/auditlane/internal/jsonstr"
 )
 
 // Indexes of the string fields collected into Event.strs.
@@ -283,7 +285,7 @@ func (e *Event) collect(s []byte, esc, internable bool) strRef {
 		return strRef{start: int32(start), end: int32(len(e.strs))}
 	}
 	start := len(e.strs)
-	e.strs = appendUnquoted(e.strs, s)
+	e.strs = jsonstr.AppendUnescaped(e.strs, s[1:len(s)-1])
 	return strRef{start: int32(start), end: int32(len(e.strs))}
 }
 
@@ -744,7 +746,7 @@ func (o *objScan) next() (key []byte, more bool, err *DecodeError) {
 	}
 	key = b[i:j]
 	if esc {
-		key = append(appendUnquoted([]byte{'"'}, key), '"')
+		key = append(jsonstr.AppendUnescaped([]byte{'"'}, key[1:len(key)-1]), '"')
 	}
 	o.keyStart = i
 	i = skipWS(b, j)

@@ -1,10 +1,8 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -154,72 +152,6 @@ func isHex4(h []byte) bool {
 		}
 	}
 	return true
-}
-
-func hex4(h []byte) rune {
-	var r rune
-	for _, c := range h[:4] {
-		switch {
-		case c <= '9':
-			c -= '0'
-		case c <= 'F':
-			c -= 'A' - 10
-		default:
-			c -= 'a' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
-
-// appendUnquoted appends the contents of the validated JSON string s
-// (including its quotes) to dst, resolving escapes as encoding/json does
-// (invalid surrogates become U+FFFD).
-func appendUnquoted(dst, s []byte) []byte {
-	s = s[1 : len(s)-1]
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			j := len(s)
-			if k := bytes.IndexByte(s[i+1:], '\\'); k >= 0 {
-				j = i + 1 + k
-			}
-			dst = append(dst, s[i:j]...)
-			i = j
-			continue
-		}
-		switch s[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := hex4(s[i+2:])
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					if r2 := utf16.DecodeRune(r, hex4(s[i+2:])); r2 != utf8.RuneError {
-						dst = utf8.AppendRune(dst, r2)
-						i += 6
-						continue
-					}
-				}
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, s[i+1])
-		}
-		i += 2
-	}
-	return dst
 }
 
 // scanNumber validates a JSON number starting at b[i].

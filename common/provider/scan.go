@@ -1,13 +1,11 @@
 package provider
 
 import (
-	"unicode/utf8"
-
 	"github.com/auditlane/auditlane/internal/jsonstr"
 )
 
 // The scanner below walks JSON that Unwrap has already validated
-// (fastjson.ValidateBytes and utf8.Valid). It still never indexes out of
+// (validate: fastjson.ValidateBytes, utf8.Valid, controlInString). It still never indexes out of
 // range on arbitrary bytes, because Detect runs it on unvalidated input.
 
 func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -180,81 +178,9 @@ func keyHasPrefix(raw []byte, prefix string) bool {
 	return len(raw) >= len(prefix) && string(raw[:len(prefix)]) == prefix
 }
 
-// unescape appends the decoded form of raw string content (between the
-// quotes) to dst. Invalid escapes and unpaired surrogates become U+FFFD, so
-// the result is always valid UTF-8 when raw is.
-func unescape(dst, raw []byte) []byte {
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		if i >= len(raw) {
-			break
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			dst = append(dst, raw[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(raw, i+1)
-			if !ok {
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-				continue
-			}
-			i += 4
-			if r >= 0xd800 && r < 0xdc00 {
-				if i+2 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
-					if r2, ok := hex4(raw, i+3); ok && r2 >= 0xdc00 && r2 < 0xe000 {
-						r = 0x10000 + (r-0xd800)<<10 + (r2 - 0xdc00)
-						i += 6
-						dst = utf8.AppendRune(dst, r)
-						continue
-					}
-				}
-				r = utf8.RuneError
-			} else if r >= 0xdc00 && r < 0xe000 {
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-		}
-	}
-	return dst
-}
-
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
-}
+// unescape appends the decoded content of a JSON string (between its
+// quotes) to dst; see jsonstr.AppendUnescaped.
+func unescape(dst, raw []byte) []byte { return jsonstr.AppendUnescaped(dst, raw) }
 
 // appendQuote appends s as a JSON string, as audit.AppendQuote does.
 func appendQuote[S ~string | ~[]byte](dst []byte, s S) []byte { return jsonstr.AppendQuote(dst, s) }
