@@ -186,7 +186,30 @@ func validate(k Kind, field string, b []byte) error {
 	if err := fastjson.ValidateBytes(b); err != nil {
 		return fail(k, field, ErrSyntax, "")
 	}
+	if controlInString(b) {
+		return fail(k, field, ErrSyntax, "control character in string")
+	}
 	return nil
+}
+
+// controlInString reports whether a string in the JSON b holds a raw
+// control character, which JSON forbids: fastjson lets one through in a
+// string that also holds an escape.
+func controlInString(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case !in:
+			in = c == '"'
+		case c == '\\':
+			i++
+		case c == '"':
+			in = false
+		case c < 0x20:
+			return true
+		}
+	}
+	return false
 }
 
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
