@@ -112,21 +112,15 @@ func (e *Event) parse() *DecodeError {
 	var typeErr *DecodeError   // reported once the whole value is known to be valid JSON
 	prev := Member(numMembers) // the member just decoded, for predicting the next key
 	for {
-		// The member most likely to follow prev (firstPredicted), its key
-		// compared as four masked words without branches; written out
-		// here because a function holding it would not inline. Then the
-		// other predictions, then a key scan.
+		// The member most likely to follow prev (firstPredicted), checked
+		// here in the loop; then the other predictions, then a key scan.
 		m, ok := Member(0), false
 		if j := o.i + o.n&1; prev <= numMembers && j >= 0 && len(b)-j > 32 && (o.n == 0 || b[o.i] == ',') {
 			c := &firstPredicted[prev]
 			if prev == MemberResponseStatus && e.refs[sLevel].lit == LevelMetadata && e.have&(1<<sLevel) != 0 {
 				c = &afterStatusMetadata
 			}
-			w := b[j : j+32 : j+32]
-			if c.n != 0 && (binary.LittleEndian.Uint64(w)^c.words[0])&c.masks[0]|
-				(binary.LittleEndian.Uint64(w[8:])^c.words[1])&c.masks[1]|
-				(binary.LittleEndian.Uint64(w[16:])^c.words[2])&c.masks[2]|
-				(binary.LittleEndian.Uint64(w[24:])^c.words[3])&c.masks[3] == 0 {
+			if c.n != 0 && c.is(b[j:j+32:j+32]) {
 				o.keyStart = j
 				o.i = j + len(c.key)
 				if b[o.i] <= ' ' {
@@ -662,15 +656,17 @@ func (c *predicted) at(b []byte, i int) bool {
 	if i < 0 || len(b)-i <= 32 {
 		return len(b)-i > len(c.key) && string(b[i:i+len(c.key)]) == c.key
 	}
-	w := b[i : i+32]
-	d := (binary.LittleEndian.Uint64(w) ^ c.words[0]) & c.masks[0]
-	if d != 0 || c.n == 1 {
-		return d == 0
-	}
-	d = (binary.LittleEndian.Uint64(w[8:]) ^ c.words[1]) & c.masks[1]
-	d |= (binary.LittleEndian.Uint64(w[16:]) ^ c.words[2]) & c.masks[2]
-	d |= (binary.LittleEndian.Uint64(w[24:]) ^ c.words[3]) & c.masks[3]
-	return d == 0
+	return c.is(b[i : i+32 : i+32])
+}
+
+// is reports whether the 32 bytes w start with the key, comparing four
+// masked words without branches. It is small enough to inline.
+func (c *predicted) is(w []byte) bool {
+	w = w[:32]
+	return (binary.LittleEndian.Uint64(w)^c.words[0])&c.masks[0]|
+		(binary.LittleEndian.Uint64(w[8:])^c.words[1])&c.masks[1]|
+		(binary.LittleEndian.Uint64(w[16:])^c.words[2])&c.masks[2]|
+		(binary.LittleEndian.Uint64(w[24:])^c.words[3])&c.masks[3] == 0
 }
 
 // predict tries, for compact JSON in the apiserver's member order, the

@@ -4,9 +4,9 @@ import (
 	"github.com/auditlane/auditlane/internal/jsonstr"
 )
 
-// The scanner below walks JSON that Unwrap has already validated
-// (validate: fastjson.ValidateBytes, utf8.Valid, controlInString). It still never indexes out of
-// range on arbitrary bytes, because Detect runs it on unvalidated input.
+// The scanner below walks JSON that Unwrap has already validated (see
+// validate). It still never indexes out of range on arbitrary bytes,
+// because Detect runs it on unvalidated input.
 
 func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
