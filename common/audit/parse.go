@@ -115,7 +115,7 @@ func (e *Event) parse() *DecodeError {
 		// The member most likely to follow prev (firstPredicted), checked
 		// here in the loop; then the other predictions, then a key scan.
 		m, ok := Member(0), false
-		if j := o.i + o.n&1; prev <= numMembers && j >= 0 && len(b)-j > 32 && (o.n == 0 || b[o.i] == ',') {
+		if j := o.i + o.n; prev <= numMembers && j >= 0 && len(b)-j > 32 && (o.n == 0 || b[o.i] == ',') {
 			c := &firstPredicted[prev]
 			if prev == MemberResponseStatus && e.refs[sLevel].lit == LevelMetadata && e.have&(1<<sLevel) != 0 {
 				c = &afterStatusMetadata
