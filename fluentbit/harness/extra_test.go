@@ -28,8 +28,8 @@ func TestHarnessThroughput(t *testing.T) {
 		rounds = n
 	}
 	dir := t.TempDir()
-	day := time.Now().Add(-2 * time.Hour).UTC().Format("2006-01-02")
-	sample := readLines(t, "sample-audit.log", day)[:1024]
+	end := time.Now().Add(-2 * time.Hour)
+	sample := readLines(t, "sample-audit.log", end)[:1024]
 	cw, err := cwtest.New(cwtest.Options{Discard: true})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestOutageMemoryBounded(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	sample := readLines(t, "sample-audit.log", "")
+	sample := readLines(t, "sample-audit.log", time.Time{})
 	sl, err := slstest.Start("127.0.0.1:0", slstest.Options{
 		Projects:  map[string][]string{"proj-a": {"audit"}},
 		Keys:      map[string]string{"LTAIharness": "sls-harness-secret"},

@@ -21,6 +21,7 @@ import (
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
 	"github.com/auditlane/auditlane/common/sink/sls/slstest"
 	"github.com/auditlane/auditlane/fluentbit/internal/chunk"
+	"github.com/auditlane/auditlane/internal/corpus"
 )
 
 var (
@@ -127,16 +128,17 @@ func runHarness(t testing.TB, dir string, env []string, script []string) harness
 	return r
 }
 
-// readLines reads a JSON-lines file, rewriting the sample's generated day
-// so that the events fall inside CloudWatch's 14-day window.
-func readLines(t testing.TB, name string, day string) [][]byte {
+// readLines returns the non-blank lines of examples/data/name; with a
+// non-zero end, the event times are shifted so that the latest is end (see
+// corpus.Rebase).
+func readLines(t testing.TB, name string, end time.Time) [][]byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, "examples", "data", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if day != "" {
-		b = bytes.ReplaceAll(b, []byte("2024-05-14T"), []byte(day+"T"))
+	if !end.IsZero() {
+		b = corpus.Rebase(b, end)
 	}
 	var lines [][]byte
 	for _, l := range bytes.Split(b, []byte("\n")) {
@@ -299,12 +301,11 @@ func sum(m map[string]int) (n int) {
 func TestTwoInstancesCloudWatchAndSLS(t *testing.T) {
 	needBuild(t)
 	dir := t.TempDir()
-	day := time.Now().Add(-26 * time.Hour).UTC().Format("2006-01-02")
-	sample := readLines(t, "sample-audit.log", day)
-	bad := readLines(t, "bad-input.log", day)
-	elist := readLines(t, "eventlist.json", "")
-	// The EventList's generated events carry their own day; shift it too.
-	elistRaw := bytes.ReplaceAll(elist[0], []byte("2024-05-14T"), []byte(day+"T"))
+	end := time.Now().Add(-2 * time.Hour)
+	sample := readLines(t, "sample-audit.log", end)
+	bad := readLines(t, "bad-input.log", end)
+	elist := readLines(t, "eventlist.json", end)
+	elistRaw := elist[0]
 
 	cw, err := cwtest.New(cwtest.Options{Credentials: map[string]cwtest.Credential{"AKIDHARNESS": {SecretAccessKey: "harness-secret"}}})
 	if err != nil {
@@ -507,7 +508,7 @@ func TestTwoInstancesCloudWatchAndSLS(t *testing.T) {
 func TestOutageRetryWithoutDuplicates(t *testing.T) {
 	needBuild(t)
 	dir := t.TempDir()
-	sample := readLines(t, "sample-audit.log", "")
+	sample := readLines(t, "sample-audit.log", time.Time{})
 	sl, err := slstest.Start("127.0.0.1:0", slstest.Options{
 		Projects: map[string][]string{"proj-a": {"audit"}},
 		Keys:     map[string]string{"LTAIharness": "sls-harness-secret"},

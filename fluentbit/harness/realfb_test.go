@@ -53,9 +53,9 @@ func TestRealFluentBit(t *testing.T) {
 	}
 	needBuild(t)
 	dir := t.TempDir()
-	day := time.Now().Add(-26 * time.Hour).UTC().Format("2006-01-02")
-	sample := readLines(t, "sample-audit.log", day)
-	elist := readLines(t, "eventlist.json", day)
+	end := time.Now().Add(-2 * time.Hour)
+	sample := readLines(t, "sample-audit.log", end)
+	elist := readLines(t, "eventlist.json", end)
 	if len(elist) != 1 {
 		t.Fatalf("eventlist.json has %d lines, want 1", len(elist))
 	}
@@ -481,8 +481,8 @@ func TestRealFluentBitRetry(t *testing.T) {
 	}
 	needBuild(t)
 	dir := t.TempDir()
-	day := time.Now().Add(-26 * time.Hour).UTC().Format("2006-01-02")
-	sample := readLines(t, "sample-audit.log", day)[:2000]
+	end := time.Now().Add(-2 * time.Hour)
+	sample := readLines(t, "sample-audit.log", end)[:2000]
 	cw, err := cwtest.New(cwtest.Options{
 		Credentials: map[string]cwtest.Credential{"AKIDHARNESS": {SecretAccessKey: "harness-secret"}},
 		Faults:      cwtest.Faults{ErrorRate: 0.5, Operations: []string{"PutLogEvents"}, Seed: 7},
