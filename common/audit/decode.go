@@ -14,7 +14,9 @@ const DefaultMaxSize = 64 << 20
 // Parse decodes one audit event from raw, a single JSON object (surrounding
 // whitespace allowed), into ev, reusing ev's memory. ev.Raw is set to the
 // object's bytes inside raw (not copied). Position fields (Line, Offset,
-// Index) are left for the caller. Errors are *DecodeError.
+// Index) are left for the caller. A record holding several events (an
+// EventList, an array, a provider batch) is refused with ErrList: pass
+// records to Records. Errors are *DecodeError.
 func Parse(raw []byte, ev *Event) error {
 	// Leading space is skipped here and trailing space by parse, which
 	// reads the event front to back: touching its last byte first would
@@ -25,19 +27,29 @@ func Parse(raw []byte, ev *Event) error {
 	}
 	ev.Raw = raw[start:]
 	ev.Line, ev.Offset, ev.Index = 0, 0, -1
+	if start < len(raw) && raw[start] == '[' {
+		return listErr("a JSON array")
+	}
 	if err := ev.parse(); err != nil {
 		err.Pos += start
 		return err
 	}
+	if ev.isList {
+		return listErr("an EventList")
+	}
 	if ev.isProvider {
 		if _, batch, _ := providerRecords(ev.Raw, nil); batch {
-			return &DecodeError{Pos: -1, Index: -1, Err: ErrProvider, Detail: errBatch.Error()}
+			return listErr("a batch of provider records")
 		}
 		if perr := ev.unwrapProvider(); perr != nil {
 			return perr // a nil *DecodeError must not become a non-nil error
 		}
 	}
 	return nil
+}
+
+func listErr(what string) *DecodeError {
+	return &DecodeError{Pos: -1, Index: -1, Err: ErrList, Detail: what + " holds several events: decode the record with audit.Records"}
 }
 
 // Decoder reads audit events from a stream holding any mix of JSON lines of
@@ -57,15 +69,9 @@ type Decoder struct {
 	off  int64 // stream offset of the next unread byte
 	streamState
 
-	// pending elements of the current EventList or array
-	batch     []byte
-	batchLine int
-	batchOff  int64
-	items     [][2]int
-	next      int
-	err       error // sticky read error
-	ev        Event
-	rejected  []byte
+	err      error // sticky read error
+	ev       Event
+	rejected []byte
 }
 
 // Rejected returns the bytes of the value behind the last *DecodeError
@@ -84,30 +90,13 @@ func NewDecoder(r io.Reader) *Decoder {
 func (d *Decoder) Next() (*Event, error) {
 	d.rejected = nil
 	for {
-		if d.next < len(d.items) {
-			it := d.items[d.next]
-			idx := d.next
-			d.next++
-			ev := &d.ev
-			ev.Raw = d.batch[it[0]:it[1]]
-			ev.Line, ev.Offset, ev.Index = d.batchLine, d.batchOff+int64(it[0]), idx
-			err := ev.parse()
-			if err == nil && ev.isProvider {
-				err = ev.unwrapProvider()
-			}
-			if err != nil {
-				err.Line, err.Offset, err.Index = ev.Line, ev.Offset, idx
-				d.rejected = d.batch[it[0]:it[1]]
-				return nil, err
-			}
-			if ev.isList {
-				d.rejected = ev.Raw
-				return nil, &DecodeError{Line: ev.Line, Offset: ev.Offset, Pos: -1, Index: idx, Field: "kind", Err: ErrKind, Detail: "EventList nested in a list"}
+		if ev, bad, perr, ok := d.ev.split.item(&d.ev); ok {
+			if perr != nil {
+				d.rejected = bad
+				return nil, perr
 			}
 			return ev, nil
 		}
-		d.items = d.items[:0]
-		d.next = 0
 		if d.err != nil {
 			return nil, d.err
 		}
@@ -120,63 +109,15 @@ func (d *Decoder) Next() (*Event, error) {
 			d.err = err
 			continue
 		}
-		if raw[0] == '[' {
-			if err := d.split(raw, line, off, -1); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		ev := &d.ev
-		ev.Raw, ev.Line, ev.Offset, ev.Index = raw, line, off, -1
-		if perr := ev.parse(); perr != nil {
-			perr.Line, perr.Offset = line, off
+		ev, perr := d.ev.split.first(&d.ev, raw, line, off)
+		if perr != nil {
 			d.rejected = raw
 			return nil, perr
 		}
-		if ev.isList {
-			if err := d.split(raw, line, off, ev.itemsStart()); err != nil {
-				return nil, err
-			}
-			continue
+		if ev != nil {
+			return ev, nil
 		}
-		if ev.isProvider {
-			items, batch, perr := providerRecords(raw, d.items[:0])
-			if perr != nil {
-				perr.Line, perr.Offset = line, off
-				d.rejected = raw
-				return nil, perr
-			}
-			if batch {
-				d.batch, d.batchLine, d.batchOff, d.items, d.next = raw, line, off, items, 0
-				continue
-			}
-			if perr := ev.unwrapProvider(); perr != nil {
-				perr.Line, perr.Offset = line, off
-				d.rejected = raw
-				return nil, perr
-			}
-		}
-		return ev, nil
 	}
-}
-
-// split records the elements of the array starting at raw[at] (or raw
-// itself when at < 0) as pending events.
-func (d *Decoder) split(raw []byte, line int, off int64, at int) error {
-	if at < 0 {
-		at = 0
-	}
-	d.batch, d.batchLine, d.batchOff = raw, line, off
-	items, perr := arrayElements(raw, at, d.items[:0])
-	d.items = items
-	d.next = 0
-	if perr != nil {
-		perr.Line, perr.Offset = line, off
-		d.items = d.items[:0]
-		d.rejected = raw
-		return perr
-	}
-	return nil
 }
 
 // ForEach decodes every event in data (JSON lines, EventList or array) and

@@ -149,6 +149,9 @@ type Event struct {
 	// in one allocation.
 	strs []byte
 	parseState
+	// split holds the pending items of a list being split (Records,
+	// Decoder).
+	split splitter
 }
 
 // Span returns the position of member m in Raw.
@@ -199,5 +202,6 @@ func (e *Event) Clone() *Event {
 	c.strs = nil
 	c.members = append([]memberPos(nil), e.members...)
 	c.groups = nil // only used while parsing
+	c.split = splitter{}
 	return &c
 }

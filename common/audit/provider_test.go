@@ -102,7 +102,7 @@ func TestProviderRecordsInStreams(t *testing.T) {
 		t.Errorf("Parse GKE: %v verb=%q", err, e.Verb)
 	}
 	batch, _ := os.ReadFile("../provider/testdata/aks/records-batch.json")
-	if err := Parse(batch, &e); !errors.Is(err, ErrProvider) || !strings.Contains(err.Error(), "batch") {
+	if err := Parse(batch, &e); !errors.Is(err, ErrList) || !strings.Contains(err.Error(), "batch") {
 		t.Errorf("Parse batch: %v", err)
 	}
 	// A plain Event with no kind is still an Event.
