@@ -154,7 +154,7 @@ func TestProcess(t *testing.T) {
 	if err := json.Unmarshal(dl, &letter); err != nil {
 		t.Fatalf("dead letter %q: %v", dl, err)
 	}
-	if letter["reason"] != "wrong_type" || letter["raw"] != `{"kind": 0}` || letter["line"] != 5.0 {
+	if letter["reason"] != "wrong_type" || letter["prefix"] != `{"kind": 0}` || letter["size"] != 11.0 || letter["line"] != 5.0 {
 		t.Errorf("dead letter %v", letter)
 	}
 }

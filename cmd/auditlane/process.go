@@ -79,10 +79,13 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	out := bufio.NewWriterSize(dst, 256<<10)
 	var scratch pipeline.Scratch
 	var line []byte
-	reject := func(name string, err error, lineNo int, raw []byte, r pipeline.Result) error {
-		fmt.Fprintf(stderr, "auditlane: %s: %v\n", name, err)
+	reject := func(name string, lineNo int, r *pipeline.Result) error {
+		fmt.Fprintf(stderr, "auditlane: %s: %v\n", name, r.Err)
 		if dead != nil {
-			return dead.Write(pipeline.Letter{Reason: r.Reason, Err: err, Line: lineNo, Source: name, Raw: raw})
+			// A decoded event is dead-lettered as shaped (policy applied,
+			// redacted); undecodable input as its size, hash and a masked
+			// prefix unless dead_letter_raw is on.
+			return dead.Write(pipeline.LetterFor(r, name, lineNo))
 		}
 		return nil
 	}
@@ -92,7 +95,7 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		case pipeline.Dropped:
 			return nil
 		case pipeline.Rejected:
-			return reject(in.name, r.Err, ev.Line, ev.Raw, r)
+			return reject(in.name, ev.Line, &r)
 		}
 		line = append(append(line[:0], r.Out...), '\n')
 		if r.Fields != nil && set.Shape.Layout == shape.LayoutSLS {
@@ -101,7 +104,9 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		_, err := out.Write(line)
 		return err
 	}, func(in *input, de *audit.DecodeError, raw []byte) error {
-		return reject(in.name, de, de.Line, raw, p.Reject(de, len(raw)))
+		r := p.Reject(de, len(raw))
+		r.Raw = raw
+		return reject(in.name, de.Line, &r)
 	})
 	if err != nil {
 		out.Flush()

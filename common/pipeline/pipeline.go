@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -51,6 +52,8 @@ type Config struct {
 	// Shaper writes the output (layout, size limit, redaction); nil writes
 	// compact JSON without limits.
 	Shaper *shape.Shaper
+	// MaxInputSize bounds one record (max_input_size); 0: no limit.
+	MaxInputSize int
 }
 
 // Result is the outcome of one input.
@@ -58,7 +61,10 @@ type Result struct {
 	Outcome  Outcome
 	Decision policy.Decision
 	// Out is the output event (Kept only). It lives in the Scratch passed
-	// to Process and is valid until that Scratch is used again.
+	// to Process and is valid until that Scratch is used again. For an
+	// event rejected after decoding (too large once shaped), Out holds the
+	// smallest shaped form reached: the policy and redaction are applied
+	// to it, so it is what a dead letter may keep.
 	Out []byte
 	// Fields is the key/value layout when the shaper's layout has one.
 	Fields []sink.Field
@@ -68,6 +74,20 @@ type Result struct {
 	// label.
 	Err    error
 	Reason string
+	// Raw is the input of this unit: the event's bytes, or the bytes that
+	// could not be decoded (nil when too large to keep). It may hold what
+	// the policy strips: never write it anywhere (see DeadLetter).
+	Raw []byte
+	// Size is the input's size in bytes (len(Raw) when Raw is kept).
+	Size int
+	// Index is the unit's position in its record's list, -1 when the
+	// record is one event.
+	Index int
+	// AuditID is the event's auditID ("" when unknown), valid as Out.
+	AuditID string
+	// Decoded reports that the input was an audit event (Kept, Dropped,
+	// or Rejected after decoding).
+	Decoded bool
 }
 
 // Pipeline processes events. It is safe for concurrent use when each
@@ -76,6 +96,9 @@ type Pipeline struct {
 	cfg Config
 	mu  sync.Mutex
 	c   Counters
+	// Delivery counts the kept events' way to the destination; front ends
+	// report into it (p.Delivered(n), p.Retried(n), ...).
+	Delivery
 }
 
 // Scratch is per-goroutine reusable state.
@@ -85,34 +108,38 @@ type Scratch struct {
 	Enrich  enrich.Result
 	Output  shape.Output
 	buf     []byte
+	res     Result
 }
 
 // New returns a Pipeline for cfg.
 func New(cfg Config) *Pipeline {
 	p := &Pipeline{cfg: cfg}
 	p.c.init(cfg.Policy)
+	p.Delivery.c.init()
 	return p
 }
 
 // Policy returns the configured policy (nil when none).
 func (p *Pipeline) Policy() *policy.Policy { return p.cfg.Policy }
 
-// Process runs a decoded event through decide, apply, enrich and shape.
-// Enrichment reads the event as decoded, so risk tags see bodies that the
-// policy strips from the output.
-func (p *Pipeline) Process(ev *audit.Event, s *Scratch) Result {
+// Eval runs a decoded event through decide, apply, enrich and shape, and
+// counts nothing: the caller adds the result to a Tally once it knows the
+// result is final (see Tally). Enrichment reads the event as decoded, so
+// risk tags see bodies that the policy strips from the output.
+func (p *Pipeline) Eval(ev *audit.Event, s *Scratch) Result {
 	d := policy.Decision{Level: policy.LevelRequestResponse, Rule: -1}
 	if p.cfg.Policy != nil {
 		d = p.cfg.Policy.Decide(ev)
 	}
+	base := Result{Decision: d, Raw: ev.Raw, Size: len(ev.Raw), Index: ev.Index, AuditID: ev.AuditID, Decoded: true}
 	w := &s.Rewrite
 	w.Reset()
 	if !policy.Apply(ev, d, w) {
-		r := Result{Outcome: Dropped, Decision: d}
-		p.count(r, len(ev.Raw), 0)
-		return r
+		base.Outcome = Dropped
+		return base
 	}
-	r := Result{Outcome: Kept, Decision: d}
+	r := base
+	r.Outcome = Kept
 	r.Time, _ = ev.Time()
 	var er *enrich.Result
 	if p.cfg.Enricher != nil {
@@ -121,30 +148,85 @@ func (p *Pipeline) Process(ev *audit.Event, s *Scratch) Result {
 	}
 	if p.cfg.Shaper != nil {
 		if err := p.cfg.Shaper.Shape(ev, w, er, &s.Output); err != nil {
-			return p.Reject(err, len(ev.Raw))
+			r.Outcome, r.Err, r.Reason = Rejected, err, Reason(err)
+			r.Out, r.Fields = s.Output.Body, nil
+			return r
 		}
 		r.Out, r.Fields = s.Output.Body, s.Output.Fields
 	} else {
 		s.buf = w.AppendTo(s.buf[:0], ev)
 		r.Out = s.buf
 	}
-	p.count(r, len(ev.Raw), len(r.Out))
 	return r
 }
 
-// ProcessRaw decodes one event from raw and processes it.
+// Process is Eval followed by counting the result in the pipeline's
+// counters, for front ends whose results are final at once (the command
+// line).
+func (p *Pipeline) Process(ev *audit.Event, s *Scratch) Result {
+	r := p.Eval(ev, s)
+	p.count(&r)
+	return r
+}
+
+// Records splits one record (a single event, an EventList, an array or a
+// provider wrapper: audit.Records, the one entry point for records) and
+// calls emit with the result of each unit in order: each event evaluated
+// as by Eval, each part that could not be decoded rejected. A record over
+// MaxInputSize is rejected whole, unread. Nothing is counted: emit adds
+// the results it files to a Tally. The Result and s.Event are valid during
+// the call only.
+func (p *Pipeline) Records(raw []byte, s *Scratch, emit func(r *Result)) {
+	if p.cfg.MaxInputSize > 0 && len(raw) > p.cfg.MaxInputSize {
+		s.res = rejected(fmt.Errorf("record of %d bytes, max_input_size %d: %w", len(raw), p.cfg.MaxInputSize, audit.ErrTooLarge), nil, len(raw))
+		emit(&s.res)
+		return
+	}
+	audit.Records(raw, &s.Event, func(ev *audit.Event, err error) bool {
+		if err != nil {
+			s.res = rejected(err, ev.Raw, len(ev.Raw))
+			s.res.Index = ev.Index
+		} else {
+			s.res = p.Eval(ev, s)
+		}
+		emit(&s.res)
+		return true
+	})
+}
+
+// ProcessRecord is Records with every result counted at once.
+func (p *Pipeline) ProcessRecord(raw []byte, s *Scratch, emit func(r *Result)) {
+	p.Records(raw, s, func(r *Result) {
+		p.count(r)
+		emit(r)
+	})
+}
+
+// ProcessRaw decodes one event from raw and processes it; a record holding
+// several events is rejected (ErrList): front ends use ProcessRecord.
 func (p *Pipeline) ProcessRaw(raw []byte, s *Scratch) Result {
 	if err := audit.Parse(raw, &s.Event); err != nil {
-		return p.Reject(err, len(raw))
+		r := rejected(err, raw, len(raw))
+		p.count(&r)
+		return r
 	}
 	return p.Process(&s.Event, s)
 }
 
-// Reject counts an input that could not be decoded and returns its Result.
+// Reject counts an input of size bytes that could not be decoded and
+// returns its Result.
 func (p *Pipeline) Reject(err error, size int) Result {
-	r := Result{Outcome: Rejected, Err: err, Reason: Reason(err)}
-	p.count(r, size, 0)
+	r := rejected(err, nil, size)
+	p.count(&r)
 	return r
+}
+
+// RejectResult returns the Result of an input that could not be decoded,
+// uncounted (add it to a Tally).
+func RejectResult(err error, raw []byte) Result { return rejected(err, raw, len(raw)) }
+
+func rejected(err error, raw []byte, size int) Result {
+	return Result{Outcome: Rejected, Err: err, Reason: Reason(err), Raw: raw, Size: size, Index: -1, Decision: policy.Decision{Rule: -1}}
 }
 
 // Reason returns the counter label for a decode error.
@@ -166,70 +248,8 @@ func Reason(err error) string {
 		return "invalid_json"
 	case errors.Is(err, audit.ErrProvider):
 		return "invalid_provider_record"
+	case errors.Is(err, audit.ErrList):
+		return "list"
 	}
 	return "other"
-}
-
-func (p *Pipeline) count(r Result, in, out int) {
-	p.mu.Lock()
-	c := &p.c
-	c.EventsIn++
-	c.BytesIn += int64(in)
-	switch r.Outcome {
-	case Kept:
-		c.Kept++
-		c.BytesOut += int64(out)
-		c.KeptByLevel[r.Decision.Level]++
-		if r.Decision.Rule >= 0 {
-			c.KeptByRule[r.Decision.Rule]++
-		}
-	case Dropped:
-		c.Dropped++
-		if r.Decision.Rule >= 0 {
-			c.DroppedByRule[r.Decision.Rule]++
-		} else {
-			c.DroppedNoMatch++
-		}
-	case Rejected:
-		c.Rejected++
-		c.RejectedByReason[r.Reason]++
-	}
-	p.mu.Unlock()
-}
-
-// Counters are a pipeline's cumulative outcome counts.
-type Counters struct {
-	EventsIn, BytesIn, BytesOut int64
-	Kept, Dropped, Rejected     int64
-	// KeptByLevel counts kept events by effective policy level.
-	KeptByLevel [4]int64
-	// KeptByRule and DroppedByRule are indexed by rule; DroppedNoMatch
-	// counts events no rule matched (level None).
-	KeptByRule, DroppedByRule []int64
-	DroppedNoMatch            int64
-	RejectedByReason          map[string]int64
-}
-
-func (c *Counters) init(p *policy.Policy) {
-	n := 0
-	if p != nil {
-		n = p.Rules()
-	}
-	c.KeptByRule = make([]int64, n)
-	c.DroppedByRule = make([]int64, n)
-	c.RejectedByReason = map[string]int64{}
-}
-
-// Counters returns a snapshot of the counters.
-func (p *Pipeline) Counters() Counters {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c := p.c
-	c.KeptByRule = append([]int64(nil), c.KeptByRule...)
-	c.DroppedByRule = append([]int64(nil), c.DroppedByRule...)
-	c.RejectedByReason = make(map[string]int64, len(p.c.RejectedByReason))
-	for k, v := range p.c.RejectedByReason {
-		c.RejectedByReason[k] = v
-	}
-	return c
 }

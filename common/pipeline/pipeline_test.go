@@ -1,9 +1,14 @@
 package pipeline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,28 +82,109 @@ func TestReasons(t *testing.T) {
 	for input, want := range map[string]string{`{"kind":0}`: "wrong_type", `[1]`: "not_object", `{"kind":"Pod"}`: "unsupported_kind",
 		`{"apiVersion":"v9"}`: "unsupported_api_version", "{\"a\":\"\xff\"}": "invalid_utf8", `{`: "invalid_json"} {
 		var ev audit.Event
-		if got := Reason(audit.Parse([]byte(input), &ev)); got != want {
-			t.Errorf("%q: %s, want %s", input, got, want)
-		}
+		audit.Records([]byte(input), &ev, func(_ *audit.Event, err error) bool {
+			if got := Reason(err); got != want {
+				t.Errorf("%q: %s, want %s", input, got, want)
+			}
+			return true
+		})
+	}
+	var ev audit.Event
+	if got := Reason(audit.Parse([]byte(`{"kind":"EventList","items":[]}`), &ev)); got != "list" {
+		t.Errorf("Parse of an EventList: %s, want list", got)
 	}
 }
 
 func TestDeadLetter(t *testing.T) {
+	dir := t.TempDir()
+	secret := `{"kind":"Event","verb":"create","objectRef":{"resource":"secrets"},"requestObject":{"kind":"Secret","data":{"password":"c2VjcmV0LW1hcmtlcg=="},"stringData":{"token":"MARKER-1"}`
+	for _, raw := range []bool{false, true} {
+		path := filepath.Join(dir, fmt.Sprintf("dl-%v.jsonl", raw))
+		d, err := OpenDeadLetterWith(path, DeadLetterOptions{Raw: raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Write(Letter{Reason: "invalid_json", Err: errors.New("boom"), Line: 3, Source: "a.log", Raw: []byte(secret)})
+		d.Write(Letter{Reason: "invalid_utf8", Raw: []byte{0xff, 'a'}})
+		d.Write(Letter{Reason: "too_large", Event: []byte(`{"kind":"Event","auditID":"x"}`)})
+		d.Close()
+		data, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if len(lines) != 3 || !strings.Contains(lines[0], `"line":3`) || !strings.Contains(lines[2], `"event":{"kind":"Event","auditID":"x"}}`) {
+			t.Fatalf("dead letter:\n%s", data)
+		}
+		for _, l := range lines {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("letter %s is not JSON: %v", l, err)
+			}
+		}
+		if raw {
+			if !strings.Contains(lines[0], "MARKER-1") || !strings.Contains(lines[1], `"raw_base64":"/2E="`) {
+				t.Errorf("raw copies asked for:\n%s", data)
+			}
+			continue
+		}
+		if strings.Contains(string(data), "MARKER-1") || strings.Contains(string(data), "c2VjcmV0LW1hcmtlcg") {
+			t.Errorf("a value of undecodable input reached the dead letter:\n%s", data)
+		}
+		sum := sha256.Sum256([]byte(secret))
+		if !strings.Contains(lines[0], `"size":`+strconv.Itoa(len(secret))) || !strings.Contains(lines[0], hex.EncodeToString(sum[:])) ||
+			!strings.Contains(lines[0], `\"password\":\"***\"`) {
+			t.Errorf("masked letter: %s", lines[0])
+		}
+	}
+}
+
+func TestDeadLetterRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dl.jsonl")
-	d, err := OpenDeadLetter(path)
+	d, err := OpenDeadLetterWith(path, DeadLetterOptions{MaxSize: 1000, MaxFiles: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Write(Letter{Reason: "invalid_json", Err: errors.New("boom"), Line: 3, Source: "a.log", Raw: []byte(`{"x":`)})
-	d.Write(Letter{Reason: "invalid_utf8", Raw: []byte{0xff, 'a'}})
-	d.Close()
-	data, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `"raw":"{\"x\":"`) || !strings.Contains(lines[0], `"line":3`) ||
-		!strings.Contains(lines[1], `"raw_base64":"/2E="`) {
-		t.Errorf("dead letter:\n%s", data)
+	for i := 0; i < 50; i++ {
+		if err := d.Write(Letter{Reason: "too_large", Event: []byte(fmt.Sprintf(`{"auditID":"%03d"}`, i))}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v", st.Mode())
+	d.Close()
+	var total int
+	for _, p := range []string{path, path + ".1", path + ".2"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if st.Size() > 1000 {
+			t.Errorf("%s has %d bytes, over the limit", p, st.Size())
+		}
+		data, _ := os.ReadFile(p)
+		total += strings.Count(string(data), "\n")
+	}
+	if _, err := os.Stat(path + ".3"); err == nil {
+		t.Errorf("more than dead_letter_max_files old files kept")
+	}
+	last, _ := os.ReadFile(path)
+	if !strings.Contains(string(last), `"auditID":"049"`) || total >= 50 || total < 20 {
+		t.Errorf("rotation kept %d letters; newest file:\n%s", total, last)
+	}
+}
+
+func TestMaskPrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"data":{"k":"v"},"n":12,"ok":true,"x":null}`:                                                      `{"data":{"k":"***"},"n":12,"ok":true,"x":null}`,
+		`{"kind":"Event","auditID": "a-1","verb":"get","requestURI":"/x?token=t","objectRef":{"kind":"x"}}`: `{"kind":"Event","auditID": "a-1","verb":"get","requestURI":"***","objectRef":{"kind":"x"}}`,
+		`["kind","verb"]`:            `["***","***"]`,
+		`{"token":"abc`:              `{"token":"***`,
+		`password=hunter2 user=root`: `*=* *=*`,
+		`["a","b"]`:                  `["***","***"]`,
+		"{\"k\xff\":\"v\"}":          "{\"k\uFFFD\":\"***\"}",
+		`{"esc\"aped":"va\"lue"}`:    `{"esc\"aped":"***"}`,
+	} {
+		if got := MaskPrefix([]byte(in), 100); got != want {
+			t.Errorf("MaskPrefix(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := MaskPrefix([]byte(`{"a":"`+strings.Repeat("x", 500)+`"}`), 10); got != `{"a":"***…` {
+		t.Errorf("cut: %q", got)
 	}
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// ProgressChunks bounds how many retried chunks' delivery progress is
 	// remembered (progress_chunks).
 	ProgressChunks int
+	// MetricsListen is the address of the plugin's Prometheus endpoint
+	// (metrics_listen, for example 127.0.0.1:2021); "" serves none.
+	MetricsListen string
 	// CloudWatch and SLS configure the cloud destinations.
 	CloudWatch cloudwatch.Config
 	SLS        sls.Config
@@ -75,7 +78,7 @@ var slsKeys = []string{"endpoint", "project", "logstore", "topic", "source", "lo
 // Keys returns every key the plugin reads, for documentation and tests.
 func Keys() []string {
 	keys := []string{"destination", "file_path", "raw_key", "flush_timeout", "stats_interval",
-		"auditlane_log_level", "progress_chunks"}
+		"auditlane_log_level", "progress_chunks", "metrics_listen"}
 	keys = append(keys, pipeline.Keys()...)
 	seen := map[string]bool{}
 	for _, k := range keys {
@@ -122,6 +125,7 @@ func Load(get Getter) (Config, error) {
 	if c.Destination == DestFile && c.FilePath == "" {
 		return c, fmt.Errorf("file_path: required with destination file")
 	}
+	c.MetricsListen = val("metrics_listen")
 	if v := val("raw_key"); v != "" {
 		c.RawKey = v
 	}

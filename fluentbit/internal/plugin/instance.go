@@ -5,7 +5,6 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/pipeline"
+	"github.com/auditlane/auditlane/common/pipeline/promexport"
 	"github.com/auditlane/auditlane/common/sink"
 	"github.com/auditlane/auditlane/common/sink/cloudwatch"
 	"github.com/auditlane/auditlane/common/sink/file"
@@ -80,6 +79,8 @@ type Instance struct {
 	skipped, evicted, malformed atomic.Int64
 	groupMarkers                atomic.Int64
 
+	stopMetrics func()
+
 	stop     chan struct{}
 	stopped  sync.WaitGroup
 	closeOne sync.Once
@@ -101,6 +102,15 @@ func New(ctx context.Context, name string, cfg Config, opts Options) (*Instance,
 	in.sink = opts.Sink
 	if in.sink == nil {
 		if in.sink, err = newSink(ctx, cfg, in.log, opts); err != nil {
+			if in.dl != nil {
+				in.dl.Close()
+			}
+			return nil, err
+		}
+	}
+	if cfg.MetricsListen != "" {
+		if in.stopMetrics, err = serveMetrics(cfg.MetricsListen, promexport.New(name, in.pipe.Counters, false)); err != nil {
+			in.sink.Close(ctx)
 			if in.dl != nil {
 				in.dl.Close()
 			}
@@ -139,6 +149,7 @@ func (in *Instance) Logger() *Logger { return in.log }
 // flushState is the reusable per-flush memory.
 type flushState struct {
 	scratch pipeline.Scratch
+	tally   pipeline.Tally
 	reader  chunk.Reader
 	entry   chunk.Entry
 	json    []byte
@@ -146,7 +157,7 @@ type flushState struct {
 	recs    []sink.Record
 	units   []int
 	results []sink.Result
-	done    bitset
+	prog    chunkState
 	retry   bool // something must be retried
 	tag     string
 }
@@ -156,7 +167,8 @@ func (st *flushState) reset(tag string) {
 	st.units = st.units[:0]
 	st.arena = st.arena[:0]
 	st.json = st.json[:0]
-	st.done = nil
+	st.prog = chunkState{}
+	st.tally.Reset()
 	st.retry = false
 	st.tag = tag
 }
@@ -174,14 +186,15 @@ func (st *flushState) release() {
 	}
 }
 
-var eventListMark = []byte(`"EventList"`)
-
 // Flush processes one chunk of msgpack records for tag and returns the
 // Fluent Bit status: OK when every event ended delivered, dropped or
 // dead-lettered (or rejected and counted); RETRY when some were not
 // delivered for a reason a retry may fix — the retry of the same chunk then
 // skips the finished events; ERROR when the chunk itself is malformed and
 // could not be dead-lettered.
+//
+// Each event is counted once, the first time a flush sees it (a unit of
+// the chunk not seen by an earlier attempt), whatever happens to it later.
 func (in *Instance) Flush(data []byte, tag string) Status {
 	in.flushes.Add(1)
 	st := in.pool.Get().(*flushState)
@@ -196,9 +209,11 @@ func (in *Instance) Flush(data []byte, tag string) Status {
 	h.Write(data)
 	key := chunkKey{hash: h.Sum64(), size: len(data)}
 	retried := false
-	if prev := in.prog.take(key); prev != nil {
-		st.done, retried = prev, true
+	if prev, ok := in.prog.take(key); ok {
+		st.prog, retried = prev, true
 		in.log.Debugf("retry of chunk tag=%s size=%d: resuming after earlier progress", tag, len(data))
+	} else {
+		st.prog.first = time.Now()
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.FlushTimeout)
@@ -217,13 +232,7 @@ func (in *Instance) Flush(data []byte, tag string) Status {
 			// rejected unit.
 			malformed = true
 			in.malformed.Add(1)
-			if !st.done.has(u) {
-				res := in.pipe.Reject(err, len(data)-st.reader.Offset())
-				if in.deadLetter(st, res.Reason, err, u, data[st.reader.Offset():]) {
-					st.done.set(u)
-				}
-			}
-			u++
+			u = in.rejectUnit(st, u, err, data[st.reader.Offset():])
 			break
 		}
 		u = in.record(st, &st.entry, u)
@@ -236,23 +245,52 @@ func (in *Instance) Flush(data []byte, tag string) Status {
 	} else if len(st.recs) > 0 {
 		st.retry = true
 	}
+	in.pipe.Commit(&st.tally)
 	switch {
 	case st.retry:
 		in.retries.Add(1)
-		in.evicted.Add(int64(in.prog.put(key, st.done)))
+		pending := 0
+		for i := 0; i < u; i++ {
+			if !st.prog.done.has(i) {
+				pending++
+			}
+		}
+		in.pipe.Retried(pending)
+		in.evicted.Add(int64(in.prog.put(key, st.prog)))
+		in.pipe.SetOldestPending(in.prog.oldest())
 		if ctx.Err() != nil {
 			in.log.Warnf("flush of tag=%s timed out after %s; retrying the undelivered events", tag, in.cfg.FlushTimeout)
 		}
 		return StatusRetry
-	case malformed && in.dl == nil:
+	}
+	if retried {
+		in.pipe.SetOldestPending(in.prog.oldest())
+	}
+	if malformed && in.dl == nil {
 		in.errs.Add(1)
 		return StatusError
 	}
 	return StatusOK
 }
 
+// file adds a unit's result to the flush's tally unless an earlier attempt
+// at the chunk counted it already. It reports whether the unit is finished
+// (then the caller skips it).
+func (st *flushState) file(u int, r *pipeline.Result) (done bool) {
+	if st.prog.done.has(u) {
+		return true
+	}
+	if !st.prog.seen.has(u) {
+		st.prog.seen.set(u)
+		st.tally.Add(r)
+	}
+	return false
+}
+
 // record processes one chunk record, whose events are numbered from u, and
-// returns the next unit number.
+// returns the next unit number. The record's value (or the whole record as
+// JSON when raw_key is absent) goes to the pipeline's one record entry,
+// which splits EventLists, arrays and provider batches.
 func (in *Instance) record(st *flushState, e *chunk.Entry, u int) int {
 	v, ok, err := chunk.Lookup(e.Map, in.cfg.RawKey)
 	var line []byte
@@ -272,60 +310,41 @@ func (in *Instance) record(st *flushState, e *chunk.Entry, u int) int {
 		}
 		line = st.json
 	}
-	if !bytes.Contains(line, eventListMark) {
-		if !st.done.has(u) {
-			res := in.pipe.ProcessRaw(line, &st.scratch)
-			in.outcome(st, &res, u, line, st.scratch.Event.AuditID, e)
-		} else {
-			in.skipped.Add(1)
-		}
-		return u + 1
-	}
 	n := 0
-	ferr := audit.ForEach(line, func(ev *audit.Event, err error) bool {
-		if st.done.has(u) {
-			in.skipped.Add(1)
-		} else {
-			var res pipeline.Result
-			raw, id := line, ""
-			if err != nil {
-				res = in.pipe.Reject(err, len(line))
-			} else {
-				res = in.pipe.Process(ev, &st.scratch)
-				raw, id = ev.Raw, ev.AuditID
-			}
-			in.outcome(st, &res, u, raw, id, e)
-		}
-		u++
+	in.pipe.Records(line, &st.scratch, func(r *pipeline.Result) {
+		unit := u + n
 		n++
-		return true
+		if st.file(unit, r) {
+			in.skipped.Add(1)
+			return
+		}
+		in.outcome(st, r, unit, e)
 	})
-	if ferr != nil && n == 0 {
-		return in.rejectUnit(st, u, ferr, line)
-	}
-	return u
+	return u + n
 }
 
+// rejectUnit files a unit that is not an audit record at all (a record the
+// chunk reader or the raw_key lookup refused).
 func (in *Instance) rejectUnit(st *flushState, u int, err error, raw []byte) int {
-	if st.done.has(u) {
+	r := pipeline.RejectResult(err, raw)
+	if st.file(u, &r) {
 		in.skipped.Add(1)
 		return u + 1
 	}
-	res := in.pipe.Reject(err, len(raw))
-	if in.deadLetter(st, res.Reason, err, u, raw) {
-		st.done.set(u)
+	if in.deadLetter(st, pipeline.LetterFor(&r, st.tag, u), 1) {
+		st.prog.done.set(u)
 	}
 	return u + 1
 }
 
 // outcome files one processed event.
-func (in *Instance) outcome(st *flushState, res *pipeline.Result, u int, raw []byte, id string, e *chunk.Entry) {
+func (in *Instance) outcome(st *flushState, res *pipeline.Result, u int, e *chunk.Entry) {
 	switch res.Outcome {
 	case pipeline.Dropped:
-		st.done.set(u)
+		st.prog.done.set(u)
 	case pipeline.Rejected:
-		if in.deadLetter(st, res.Reason, res.Err, u, raw) {
-			st.done.set(u)
+		if in.deadLetter(st, pipeline.LetterFor(res, st.tag, u), 1) {
+			st.prog.done.set(u)
 		}
 	case pipeline.Kept:
 		start := len(st.arena)
@@ -340,8 +359,8 @@ func (in *Instance) outcome(st *flushState, res *pipeline.Result, u int, raw []b
 				rec.Fields[i] = sink.Field{Key: f.Key, Value: strings.Clone(f.Value)}
 			}
 		}
-		if id != "" {
-			rec.ID = strings.Clone(id)
+		if res.AuditID != "" {
+			rec.ID = strings.Clone(res.AuditID)
 		}
 		st.recs = append(st.recs, rec)
 		st.units = append(st.units, u)
@@ -359,25 +378,30 @@ func (in *Instance) deliver(ctx context.Context, st *flushState) {
 	st.results = st.results[:len(st.recs)]
 	clear(st.results)
 	err := in.sink.Write(ctx, st.recs, st.results)
-	var firstRetry error
+	delivered := 0
 	for i, r := range st.results {
 		u := st.units[i]
 		switch r.Status {
 		case sink.Delivered:
-			st.done.set(u)
-			in.delivered.Add(1)
+			st.prog.done.set(u)
+			delivered++
 		case sink.Permanent:
+			// An event-level refusal (too old, too new, too large): the
+			// shaped event is what the dead letter may keep.
 			in.sinkRejected.Add(1)
-			if in.deadLetter(st, "sink_"+r.Reason, r.Err, u, st.recs[i].Body) {
-				st.done.set(u)
+			in.pipe.SinkError(r.Reason, 1)
+			if in.deadLetter(st, pipeline.Letter{Reason: "sink_" + r.Reason, Err: r.Err, Line: u, Source: st.tag, Event: st.recs[i].Body}, 1) {
+				st.prog.done.set(u)
 			}
 		default:
-			st.retry = true
-			if firstRetry == nil {
-				firstRetry = r.Err
+			if r.Reason != "" {
+				in.pipe.SinkError(r.Reason, 1)
 			}
+			st.retry = true
 		}
 	}
+	in.delivered.Add(int64(delivered))
+	in.pipe.Delivered(delivered)
 	if err != nil {
 		in.log.Warnf("tag=%s: %v", st.tag, err)
 	}
@@ -386,18 +410,22 @@ func (in *Instance) deliver(ctx context.Context, st *flushState) {
 // deadLetter keeps one rejected input. Without a dead-letter file the input
 // is counted and logged only. It reports whether the input is finished
 // (false: writing the dead letter failed and the chunk must be retried).
-func (in *Instance) deadLetter(st *flushState, reason string, err error, u int, raw []byte) bool {
+func (in *Instance) deadLetter(st *flushState, l pipeline.Letter, n int) bool {
 	if in.dl == nil {
-		in.rejectedNoDL.Add(1)
-		in.log.Debugf("rejected tag=%s event=%d reason=%s: %v", st.tag, u, reason, err)
+		in.rejectedNoDL.Add(int64(n))
+		if strings.HasPrefix(l.Reason, "sink_") {
+			in.pipe.Lost(l.Reason, n)
+		}
+		in.log.Debugf("rejected tag=%s event=%d reason=%s: %v", st.tag, l.Line, l.Reason, l.Err)
 		return true
 	}
-	if werr := in.dl.Write(pipeline.Letter{Reason: reason, Err: err, Line: u, Source: st.tag, Raw: raw}); werr != nil {
+	if werr := in.dl.Write(l); werr != nil {
 		in.log.Errorf("dead letter: %v", werr)
 		st.retry = true
 		return false
 	}
-	in.deadLettered.Add(1)
+	in.deadLettered.Add(int64(n))
+	in.pipe.DeadLettered(l.Reason, n)
 	return true
 }
 
@@ -481,6 +509,9 @@ func (in *Instance) Close(timeout time.Duration) error {
 	in.closeOne.Do(func() {
 		close(in.stop)
 		in.stopped.Wait()
+		if in.stopMetrics != nil {
+			in.stopMetrics()
+		}
 		in.log.Infof("exit: %s", in.StatsLine())
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()

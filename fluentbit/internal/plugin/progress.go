@@ -3,6 +3,7 @@ package plugin
 import (
 	"container/list"
 	"sync"
+	"time"
 )
 
 // progress remembers, for chunks that were answered FLB_RETRY, which of
@@ -22,38 +23,47 @@ type chunkKey struct {
 }
 
 type chunkProgress struct {
-	key  chunkKey
-	done bitset
+	key chunkKey
+	chunkState
+}
+
+// chunkState is what earlier attempts at a chunk achieved.
+type chunkState struct {
+	// done: units finished (delivered, dropped, dead-lettered);
+	// seen: units counted (each is counted once, on first sight).
+	done, seen bitset
+	// first is when the chunk was first flushed.
+	first time.Time
 }
 
 func newProgress(max int) *progress {
 	return &progress{max: max, order: list.New(), byKey: make(map[chunkKey]*list.Element)}
 }
 
-// take removes and returns the progress of key (nil when unknown).
-func (p *progress) take(k chunkKey) bitset {
+// take removes and returns the progress of key (ok false when unknown).
+func (p *progress) take(k chunkKey) (chunkState, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.byKey[k]
 	if !ok {
-		return nil
+		return chunkState{}, false
 	}
 	p.order.Remove(e)
 	delete(p.byKey, k)
-	return e.Value.(*chunkProgress).done
+	return e.Value.(*chunkProgress).chunkState, true
 }
 
 // put stores the progress of key, evicting the oldest entries beyond max.
 // It reports how many entries were evicted.
-func (p *progress) put(k chunkKey, done bitset) int {
+func (p *progress) put(k chunkKey, cs chunkState) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e, ok := p.byKey[k]; ok {
-		e.Value.(*chunkProgress).done = done
+		e.Value.(*chunkProgress).chunkState = cs
 		p.order.MoveToFront(e)
 		return 0
 	}
-	p.byKey[k] = p.order.PushFront(&chunkProgress{key: k, done: done})
+	p.byKey[k] = p.order.PushFront(&chunkProgress{key: k, chunkState: cs})
 	evicted := 0
 	for p.order.Len() > p.max {
 		last := p.order.Back()
@@ -62,6 +72,20 @@ func (p *progress) put(k chunkKey, done bitset) int {
 		evicted++
 	}
 	return evicted
+}
+
+// oldest returns when the oldest remembered chunk was first flushed (zero
+// when none is remembered).
+func (p *progress) oldest() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var t time.Time
+	for e := p.order.Front(); e != nil; e = e.Next() {
+		if f := e.Value.(*chunkProgress).first; t.IsZero() || f.Before(t) {
+			t = f
+		}
+	}
+	return t
 }
 
 // len returns the number of remembered chunks.

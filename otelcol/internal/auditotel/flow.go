@@ -5,10 +5,10 @@
 package auditotel
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -84,13 +83,14 @@ type Flow struct {
 	Pipeline *pipeline.Pipeline
 	enrich   bool
 	dead     *pipeline.DeadLetter
-	tel      *Telemetry
 	logger   *zap.Logger
 	scratch  sync.Pool
+	metrics  metric.Registration
 }
 
-// NewFlow builds the pipeline of c for a component.
-func NewFlow(c PipelineConfig, set component.TelemetrySettings, scope string) (*Flow, error) {
+// NewFlow builds the pipeline of c for the component id, and registers its
+// counters (pipeline.Metrics) with the component's meter.
+func NewFlow(c PipelineConfig, set component.TelemetrySettings, scope string, id component.ID) (*Flow, error) {
 	s, err := c.Settings()
 	if err != nil {
 		return nil, err
@@ -99,17 +99,16 @@ func NewFlow(c PipelineConfig, set component.TelemetrySettings, scope string) (*
 	if err != nil {
 		return nil, err
 	}
-	tel, err := NewTelemetry(set, scope)
-	if err != nil {
+	e := s.Enrich
+	f := &Flow{Pipeline: p, dead: dead, logger: set.Logger,
+		enrich: e.Identity || e.Request || e.Authz || e.Network || e.RiskTags || e.ClusterName != "" || e.ClusterID != "" || e.Provider != ""}
+	f.scratch.New = func() any { return new(pipeline.Scratch) }
+	if f.metrics, err = RegisterMetrics(set, scope, id, p.Counters, false); err != nil {
 		if dead != nil {
 			_ = dead.Close()
 		}
 		return nil, err
 	}
-	e := s.Enrich
-	f := &Flow{Pipeline: p, dead: dead, tel: tel, logger: set.Logger,
-		enrich: e.Identity || e.Request || e.Authz || e.Network || e.RiskTags || e.ClusterName != "" || e.ClusterID != "" || e.Provider != ""}
-	f.scratch.New = func() any { return new(pipeline.Scratch) }
 	return f, nil
 }
 
@@ -119,35 +118,103 @@ func (f *Flow) Scratch() *pipeline.Scratch { return f.scratch.Get().(*pipeline.S
 // PutScratch returns s to the pool.
 func (f *Flow) PutScratch(s *pipeline.Scratch) { f.scratch.Put(s) }
 
-// Close closes the dead letter.
+// Close closes the dead letter and unregisters the metrics.
 func (f *Flow) Close() error {
+	if f.metrics != nil {
+		_ = f.metrics.Unregister()
+	}
 	if f.dead != nil {
 		return f.dead.Close()
 	}
 	return nil
 }
 
-// Count records r in the component's counters.
-func (f *Flow) Count(ctx context.Context, r pipeline.Result) { f.tel.Record(ctx, r) }
-
-// Reject counts an input that could not be decoded (with its raw bytes
-// for the dead letter) and returns its Result.
-func (f *Flow) Reject(ctx context.Context, err error, raw []byte, source string, line int) pipeline.Result {
-	r := f.Pipeline.Reject(err, len(raw))
-	f.Rejected(ctx, r, raw, source, line)
-	return r
+// Batch collects the outcomes of one batch of input (a webhook request, a
+// run of file lines, a processor call) until the component knows whether
+// the next consumer accepted it: Commit counts them and writes the dead
+// letters; Retry forgets them, so that a batch sent again is counted once.
+type Batch struct {
+	tally   pipeline.Tally
+	letters []pipeline.Letter
+	// Kept counts the log records the batch passes on.
+	Kept int
 }
 
-// Rejected counts and dead-letters a rejected result.
-func (f *Flow) Rejected(ctx context.Context, r pipeline.Result, raw []byte, source string, line int) {
-	f.tel.Record(ctx, r)
-	if f.dead != nil {
-		if err := f.dead.Write(pipeline.Letter{Reason: r.Reason, Err: r.Err, Line: line, Source: source, Raw: raw}); err != nil {
-			f.logger.Error("auditlane: writing the dead letter failed", zap.String("reason", r.Reason), zap.Error(err))
-		}
-	} else {
-		f.logger.Debug("auditlane: rejected input", zap.String("reason", r.Reason), zap.String("source", source), zap.Int("line", line), zap.Error(r.Err))
+// Reset empties b for reuse.
+func (b *Batch) Reset() {
+	b.tally.Reset()
+	clear(b.letters)
+	b.letters = b.letters[:0]
+	b.Kept = 0
+}
+
+// Len returns the number of inputs filed.
+func (b *Batch) Len() int { return b.tally.Len() }
+
+// File adds one result to b; a rejected one is kept for the dead letter
+// (its bytes copied: they live in scratch memory).
+func (f *Flow) File(b *Batch, r *pipeline.Result, source string, line int) {
+	b.tally.Add(r)
+	switch r.Outcome {
+	case pipeline.Kept:
+		b.Kept++
+	case pipeline.Rejected:
+		l := pipeline.LetterFor(r, source, line)
+		l.Event = bytes.Clone(l.Event)
+		l.Raw = bytes.Clone(l.Raw)
+		b.letters = append(b.letters, l)
 	}
+}
+
+// Reject files an input that could not be decoded at all (not a record).
+func (f *Flow) Reject(b *Batch, err error, raw []byte, source string, line int) {
+	r := pipeline.RejectResult(err, raw)
+	f.File(b, &r, source, line)
+}
+
+// Commit counts b's results and writes its dead letters; with refused
+// (the next consumer refused the batch for good), its kept events are
+// counted lost. It resets b.
+func (f *Flow) Commit(b *Batch, refused bool) {
+	f.Pipeline.Commit(&b.tally)
+	if refused && b.Kept > 0 {
+		f.Pipeline.Lost("refused_by_pipeline", b.Kept)
+	}
+	for i := range b.letters {
+		f.deadLetter(&b.letters[i])
+	}
+	b.Reset()
+}
+
+// Retry forgets b's results (the batch will come again) and counts its
+// events as retried.
+func (f *Flow) Retry(b *Batch) {
+	f.Pipeline.Retried(b.Len())
+	b.Reset()
+}
+
+func (f *Flow) deadLetter(l *pipeline.Letter) {
+	if f.dead == nil {
+		f.logger.Debug("auditlane: rejected input", zap.String("reason", l.Reason), zap.String("source", l.Source), zap.Int("line", l.Line), zap.Error(l.Err))
+		return
+	}
+	if err := f.dead.Write(*l); err != nil {
+		f.Pipeline.Lost("dead_letter_failed", 1)
+		f.logger.Error("auditlane: writing the dead letter failed", zap.String("reason", l.Reason), zap.Error(err))
+		return
+	}
+	f.Pipeline.DeadLettered(l.Reason, 1)
+}
+
+// Rejected counts and dead-letters a rejected result at once, for sources
+// whose input is not sent again (deprecated: file results in a Batch).
+func (f *Flow) Rejected(_ context.Context, r pipeline.Result, raw []byte, source string, line int) {
+	var b Batch
+	if r.Raw == nil && !r.Decoded {
+		r.Raw, r.Size = raw, len(raw)
+	}
+	f.File(&b, &r, source, line)
+	f.Commit(&b, false)
 }
 
 // Fill writes a kept result into lr: body (the shaped JSON as a string, or
@@ -190,79 +257,6 @@ func Severity(code int) (plog.SeverityNumber, string) {
 		return plog.SeverityNumberWarn, "WARN"
 	}
 	return plog.SeverityNumberInfo, "INFO"
-}
-
-// Telemetry holds the pipeline counters a component reports through the
-// collector's own telemetry:
-//
-//	auditlane.events.in       inputs seen
-//	auditlane.events.kept     kept events, by policy rule
-//	auditlane.events.dropped  dropped events, by policy rule ("none": no rule matched)
-//	auditlane.events.rejected rejected inputs, by reason
-type Telemetry struct {
-	in, kept, dropped, rejected metric.Int64Counter
-	mu                          sync.Mutex
-	rules                       map[int]metric.AddOption
-	reasons                     map[string]metric.AddOption
-}
-
-// NewTelemetry creates the counters with the component's meter.
-func NewTelemetry(set component.TelemetrySettings, scope string) (*Telemetry, error) {
-	m := set.MeterProvider.Meter(scope)
-	t := &Telemetry{rules: map[int]metric.AddOption{}, reasons: map[string]metric.AddOption{}}
-	var err error
-	if t.in, err = m.Int64Counter("auditlane.events.in", metric.WithDescription("Audit inputs seen."), metric.WithUnit("{event}")); err != nil {
-		return nil, err
-	}
-	if t.kept, err = m.Int64Counter("auditlane.events.kept", metric.WithDescription("Events kept, by policy rule."), metric.WithUnit("{event}")); err != nil {
-		return nil, err
-	}
-	if t.dropped, err = m.Int64Counter("auditlane.events.dropped", metric.WithDescription("Events dropped by the policy, by rule."), metric.WithUnit("{event}")); err != nil {
-		return nil, err
-	}
-	if t.rejected, err = m.Int64Counter("auditlane.events.rejected", metric.WithDescription("Inputs rejected, by reason."), metric.WithUnit("{event}")); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-func (t *Telemetry) rule(i int) metric.AddOption {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o, ok := t.rules[i]
-	if !ok {
-		v := "none"
-		if i >= 0 {
-			v = strconv.Itoa(i)
-		}
-		o = metric.WithAttributeSet(attribute.NewSet(attribute.String("rule", v)))
-		t.rules[i] = o
-	}
-	return o
-}
-
-func (t *Telemetry) reason(r string) metric.AddOption {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o, ok := t.reasons[r]
-	if !ok {
-		o = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
-		t.reasons[r] = o
-	}
-	return o
-}
-
-// Record counts one result.
-func (t *Telemetry) Record(ctx context.Context, r pipeline.Result) {
-	t.in.Add(ctx, 1)
-	switch r.Outcome {
-	case pipeline.Kept:
-		t.kept.Add(ctx, 1, t.rule(r.Decision.Rule))
-	case pipeline.Dropped:
-		t.dropped.Add(ctx, 1, t.rule(r.Decision.Rule))
-	case pipeline.Rejected:
-		t.rejected.Add(ctx, 1, t.reason(r.Reason))
-	}
 }
 
 // Now returns the current time as a pdata timestamp.

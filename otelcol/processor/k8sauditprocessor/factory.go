@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 
 	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
 	"github.com/auditlane/auditlane/otelcol/processor/k8sauditprocessor/internal/metadata"
@@ -30,13 +29,10 @@ func createDefaultConfig() component.Config {
 	return &Config{Pipeline: auditotel.PipelineConfig{}}
 }
 
-func createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
-	flow, err := auditotel.NewFlow(cfg.(*Config).Pipeline, set.TelemetrySettings, metadata.ScopeName)
+func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	flow, err := auditotel.NewFlow(cfg.(*Config).Pipeline, set.TelemetrySettings, metadata.ScopeName, set.ID)
 	if err != nil {
 		return nil, err
 	}
-	p := &auditProcessor{flow: flow}
-	return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
-		processorhelper.WithShutdown(func(context.Context) error { return flow.Close() }))
+	return &auditProcessor{flow: flow, next: next}, nil
 }

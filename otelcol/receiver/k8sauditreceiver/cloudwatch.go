@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
 
-	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/pipeline"
 	"github.com/auditlane/auditlane/common/source/cloudwatchsrc"
 )
@@ -271,39 +270,24 @@ func (c *cwReader) deliver(ctx context.Context, batch []cloudwatchsrc.Message) e
 	s := r.flow.Scratch()
 	defer r.flow.PutScratch(s)
 	b := newBatch()
-	type reject struct {
-		m   *cloudwatchsrc.Message
-		err error
-	}
-	var rejects []reject
 	for i := range batch {
 		m := &batch[i]
+		src := fmt.Sprintf("cloudwatch:%s:%s@%s#%s", c.cfg.LogGroupName, m.Stream, m.Timestamp.UTC().Format(time.RFC3339Nano), m.EventID)
 		if m.Truncated {
-			rejects = append(rejects, reject{m, errTruncated})
+			c.truncated.Add(1)
+			res := pipeline.RejectResult(errTruncated, m.Body)
+			res.Reason = ReasonTruncated
+			r.flow.File(&b.out, &res, src, 0)
+			r.logger.Warn("k8saudit: CloudWatch cut an audit event; it is dead-lettered, not passed on", zap.String("source", src), zap.Int("bytes", len(m.Body)))
 			continue
 		}
-		if err := audit.Parse(m.Body, &s.Event); err != nil {
-			rejects = append(rejects, reject{m, err})
-			continue
-		}
-		r.add(ctx, b, &s.Event, s)
+		r.addRecord(b, m.Body, s, src, 0)
 	}
 	if err := r.consume(ctx, b); err != nil {
 		if !consumererror.IsPermanent(err) {
 			return err
 		}
-		r.logger.Error("k8saudit: the pipeline refused audit events for good; they are skipped", zap.Int("records", b.lrs.Len()), zap.Error(err))
-	}
-	for _, rj := range rejects {
-		src := fmt.Sprintf("cloudwatch:%s:%s@%s#%s", c.cfg.LogGroupName, rj.m.Stream, rj.m.Timestamp.UTC().Format(time.RFC3339Nano), rj.m.EventID)
-		if rj.err == errTruncated {
-			c.truncated.Add(1)
-			res := pipeline.Result{Outcome: pipeline.Rejected, Err: errTruncated, Reason: ReasonTruncated}
-			r.flow.Rejected(ctx, res, rj.m.Body, src, 0)
-			r.logger.Warn("k8saudit: CloudWatch cut an audit event; it is dead-lettered, not passed on", zap.String("source", src), zap.Int("bytes", len(rj.m.Body)))
-			continue
-		}
-		r.flow.Reject(ctx, rj.err, rj.m.Body, src, 0)
+		r.logger.Error("k8saudit: the pipeline refused audit events for good; they are skipped and counted lost", zap.Int("records", b.lrs.Len()), zap.Error(err))
 	}
 	return nil
 }

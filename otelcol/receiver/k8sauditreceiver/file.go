@@ -22,8 +22,6 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
-
-	"github.com/auditlane/auditlane/common/audit"
 )
 
 // checkpointKey is the storage key of the file-mode checkpoint.
@@ -497,11 +495,7 @@ func (t *tailer) emitLines(ctx context.Context, tf *tracked, last bool) bool {
 				continue
 			}
 			lines++
-			if err := audit.Parse(line, &s.Event); err != nil {
-				t.r.flow.Reject(ctx, err, line, tf.path, 0)
-				continue
-			}
-			t.r.add(ctx, b, &s.Event, s)
+			t.r.addRecord(b, line, s, tf.path, 0)
 		}
 		if consumed == 0 {
 			return true
@@ -531,7 +525,7 @@ func (t *tailer) send(ctx context.Context, b *batch) bool {
 			return true
 		}
 		if consumererror.IsPermanent(err) {
-			t.r.logger.Error("k8saudit: the pipeline refused audit events for good; they are skipped", zap.Int("records", b.lrs.Len()), zap.Error(err))
+			t.r.logger.Error("k8saudit: the pipeline refused audit events for good; they are skipped and counted lost", zap.Int("records", b.lrs.Len()), zap.Error(err))
 			return true
 		}
 		t.r.logger.Debug("k8saudit: the pipeline pushes back, retrying", zap.Error(err))

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
@@ -46,7 +47,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*audit
 	if err != nil {
 		return nil, err
 	}
-	flow, err := auditotel.NewFlow(cfg.Pipeline, set.TelemetrySettings, metadata.ScopeName)
+	flow, err := auditotel.NewFlow(cfg.Pipeline, set.TelemetrySettings, metadata.ScopeName, set.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -109,12 +110,12 @@ func (r *auditReceiver) storageClient(ctx context.Context, host component.Host, 
 	return se.GetClient(ctx, component.KindReceiver, r.set.ID, "")
 }
 
-// batch collects log records of one call to the next consumer.
+// batch collects log records of one call to the next consumer, with the
+// outcomes of the inputs behind them.
 type batch struct {
-	ld   plog.Logs
-	lrs  plog.LogRecordSlice
-	now  int64
-	seen int
+	ld  plog.Logs
+	lrs plog.LogRecordSlice
+	out auditotel.Batch
 }
 
 func newBatch() *batch {
@@ -124,18 +125,25 @@ func newBatch() *batch {
 	return &batch{ld: ld, lrs: sl.LogRecords()}
 }
 
+// addRecord runs one record (an event, an EventList, an array, a provider
+// record: the pipeline's one record entry splits it) through the flow and
+// appends the kept events.
+func (r *auditReceiver) addRecord(b *batch, raw []byte, s *pipeline.Scratch, source string, line int) {
+	now := auditotel.Now()
+	r.flow.Pipeline.Records(raw, s, func(res *pipeline.Result) {
+		r.flow.File(&b.out, res, source, line)
+		if res.Outcome == pipeline.Kept {
+			r.flow.Fill(b.lrs.AppendEmpty(), &s.Event, *res, s, now)
+		}
+	})
+}
+
 // add runs one decoded event through the flow and appends it when kept.
-func (r *auditReceiver) add(ctx context.Context, b *batch, ev *audit.Event, s *pipeline.Scratch) {
-	b.seen++
-	res := r.flow.Pipeline.Process(ev, s)
-	switch res.Outcome {
-	case pipeline.Kept:
-		r.flow.Count(ctx, res)
+func (r *auditReceiver) add(b *batch, ev *audit.Event, s *pipeline.Scratch, source string) {
+	res := r.flow.Pipeline.Eval(ev, s)
+	r.flow.File(&b.out, &res, source, ev.Line)
+	if res.Outcome == pipeline.Kept {
 		r.flow.Fill(b.lrs.AppendEmpty(), ev, res, s, auditotel.Now())
-	case pipeline.Rejected:
-		r.flow.Rejected(ctx, res, ev.Raw, r.source(), ev.Line)
-	default:
-		r.flow.Count(ctx, res)
 	}
 }
 
@@ -151,14 +159,26 @@ func (r *auditReceiver) source() string {
 	return r.cfg.File.Path
 }
 
-// consume passes b on, with the receiver's observability report.
+// consume passes b on, with the receiver's observability report. When the
+// next consumer accepts b (or refuses it for good), b's outcomes are
+// counted and its dead letters written; on a retryable error its events
+// are counted as retried and its outcomes kept, for the caller to send b
+// again (consume again) or give it back (b.out.Reset).
 func (r *auditReceiver) consume(ctx context.Context, b *batch) error {
 	n := b.lrs.Len()
-	if n == 0 {
-		return nil
+	var err error
+	if n > 0 {
+		octx := r.obs.StartLogsOp(ctx)
+		err = r.next.ConsumeLogs(octx, b.ld)
+		r.obs.EndLogsOp(octx, "k8s_audit", n, err)
 	}
-	octx := r.obs.StartLogsOp(ctx)
-	err := r.next.ConsumeLogs(octx, b.ld)
-	r.obs.EndLogsOp(octx, "k8s_audit", n, err)
+	switch {
+	case err == nil:
+		r.flow.Commit(&b.out, false)
+	case consumererror.IsPermanent(err):
+		r.flow.Commit(&b.out, true)
+	default:
+		r.flow.Pipeline.Retried(b.out.Len())
+	}
 	return err
 }

@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.uber.org/zap"
 
-	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/pipeline"
 	"github.com/auditlane/auditlane/common/source/slssrc"
 )
 
@@ -229,36 +229,26 @@ func (s *slsReader) deliver(batch []slssrc.Message) error {
 	sc := r.flow.Scratch()
 	defer r.flow.PutScratch(sc)
 	b := newBatch()
-	var rejects []*slssrc.Message
 	for i := range batch {
 		m := &batch[i]
-		if m.Err != nil {
-			rejects = append(rejects, m)
-			continue
+		src := fmt.Sprintf("sls:%s/%s shard %d @%s", r.cfg.SLS.Project, r.cfg.SLS.Logstore, m.Shard, m.Time.UTC().Format(time.RFC3339))
+		switch {
+		case m.Err != nil && m.Body == nil:
+			raw, _ := json.Marshal(m.Fields)
+			res := pipeline.RejectResult(m.Err, raw)
+			res.Reason = ReasonRebuildFailed
+			r.flow.File(&b.out, &res, src, 0)
+		case m.Err != nil:
+			r.flow.Reject(&b.out, m.Err, m.Body, src, 0)
+		default:
+			r.addRecord(b, m.Body, sc, src, 0)
 		}
-		if err := audit.Parse(m.Body, &sc.Event); err != nil {
-			m.Err = err
-			rejects = append(rejects, m)
-			continue
-		}
-		r.add(ctx, b, &sc.Event, sc)
 	}
 	if err := r.consume(ctx, b); err != nil {
 		if !consumererror.IsPermanent(err) {
 			return err
 		}
-		r.logger.Error("k8saudit: the pipeline refused audit events for good; they are skipped", zap.Int("records", b.lrs.Len()), zap.Error(err))
-	}
-	for _, m := range rejects {
-		src := fmt.Sprintf("sls:%s/%s shard %d @%s", r.cfg.SLS.Project, r.cfg.SLS.Logstore, m.Shard, m.Time.UTC().Format(time.RFC3339))
-		if m.Body == nil {
-			raw, _ := json.Marshal(m.Fields)
-			res := r.flow.Pipeline.Reject(m.Err, len(raw))
-			res.Reason = ReasonRebuildFailed
-			r.flow.Rejected(ctx, res, raw, src, 0)
-			continue
-		}
-		r.flow.Reject(ctx, m.Err, m.Body, src, 0)
+		r.logger.Error("k8saudit: the pipeline refused audit events for good; they are skipped and counted lost", zap.Int("records", b.lrs.Len()), zap.Error(err))
 	}
 	return nil
 }

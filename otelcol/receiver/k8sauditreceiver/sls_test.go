@@ -174,7 +174,7 @@ func TestSLSModeDeadLettersUnrebuildable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := strings.Count(string(raw), "\n"); got != 1 || !strings.Contains(string(raw), `"reason":"`+ReasonRebuildFailed+`"`) ||
-		!strings.Contains(string(raw), "not an object") || !strings.Contains(string(raw), "shard 0") {
+		!strings.Contains(string(raw), "not a JSON object") || !strings.Contains(string(raw), "shard 0") {
 		t.Fatalf("dead letter: %s", raw)
 	}
 }

@@ -73,7 +73,8 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 	defer r.flow.PutScratch(s)
 	b := newBatch()
 	dec := audit.NewDecoder(bytes.NewReader(body))
-	rejected := 0
+	dec.MaxSize = len(body) + 1
+	events, rejected := 0, 0
 	for {
 		ev, err := dec.Next()
 		if err == io.EOF {
@@ -86,12 +87,14 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 				return
 			}
 			rejected++
-			r.flow.Reject(ctx, err, dec.Rejected(), "webhook", 0)
+			r.flow.Reject(&b.out, err, dec.Rejected(), "webhook", de.Line)
 			continue
 		}
-		r.add(ctx, b, ev, s)
+		events++
+		r.add(b, ev, s, "webhook")
 	}
-	if b.seen == 0 && rejected > 0 {
+	if events == 0 && rejected > 0 {
+		r.flow.Commit(&b.out, false)
 		http.Error(w, fmt.Sprintf("k8saudit: no audit event in the body (%d rejected)", rejected), http.StatusBadRequest)
 		return
 	}
@@ -101,6 +104,8 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 			http.Error(w, "k8saudit: the pipeline refused the events", http.StatusBadRequest)
 			return
 		}
+		// The apiserver sends the batch again: its outcomes are counted then.
+		b.out.Reset()
 		code := http.StatusServiceUnavailable
 		// The memory limiter's refusal (a plain error in its internal
 		// package) and explicit 429s mean "too many requests".
