@@ -33,7 +33,9 @@ var instances atomic.Int64
 //
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) int {
-	return output.FLBPluginRegister(def, "auditlane", "Kubernetes audit events: policy, enrichment, CloudWatch Logs / SLS")
+	rc := output.FLBPluginRegister(def, "auditlane", "Kubernetes audit events: policy, enrichment, CloudWatch Logs / SLS")
+	registerConfigMap(def)
+	return rc
 }
 
 // FLBPluginInit reads one instance's configuration and builds it. Errors

@@ -1,10 +1,11 @@
 package enrich
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/auditlane/auditlane/common/config"
 )
 
 // Providers a cluster can run on. ProviderAuto (the empty string) means
@@ -101,43 +102,43 @@ func (c *Config) Validate() error {
 	switch c.Provider {
 	case ProviderAuto, ProviderEKS, ProviderACK, ProviderGKE, ProviderAKS, ProviderSelfManaged:
 	default:
-		return fmt.Errorf("enrich: provider: unknown provider %q (want eks, ack, gke, aks, self-managed or empty for auto-detection)", c.Provider)
+		return config.Errorf("provider", "unknown provider %q (want eks, ack, gke, aks, self-managed or empty for auto-detection)", c.Provider)
 	}
 	if strings.ContainsAny(c.ClusterName, "\x00\n\r") {
-		return errors.New("enrich: cluster_name: contains control characters")
+		return config.Errorf("cluster_name", "contains control characters")
 	}
 	if strings.ContainsAny(c.ClusterID, "\x00\n\r") {
-		return errors.New("enrich: cluster_id: contains control characters")
+		return config.Errorf("cluster_id", "contains control characters")
 	}
 	for i, name := range c.RiskRulesDisable {
 		if ruleIndex(name) < 0 {
-			return fmt.Errorf("enrich: risk_rules_disable[%d]: unknown rule %q", i, name)
+			return config.Errorf("risk_rules_disable", "item %d: unknown rule %q", i, name)
 		}
 	}
 	seen := map[string]bool{}
 	for i, rc := range c.RiskRules {
 		key := fmt.Sprintf("risk_rules[%d]", i)
 		if !kebab.MatchString(rc.Name) {
-			return fmt.Errorf("enrich: %s.name: %q is not kebab-case", key, rc.Name)
+			return fmt.Errorf("%s.name: %q is not kebab-case", key, rc.Name)
 		}
 		if ruleIndex(rc.Name) >= 0 || seen[rc.Name] {
-			return fmt.Errorf("enrich: %s.name: duplicate rule name %q", key, rc.Name)
+			return fmt.Errorf("%s.name: duplicate rule name %q", key, rc.Name)
 		}
 		seen[rc.Name] = true
 		if rc.Severity != "" {
 			if _, ok := ParseSeverity(rc.Severity); !ok {
-				return fmt.Errorf("enrich: %s.severity: unknown severity %q (want info, low, medium, high or critical)", key, rc.Severity)
+				return fmt.Errorf("%s.severity: unknown severity %q (want info, low, medium, high or critical)", key, rc.Severity)
 			}
 		}
 		if len(rc.Match) == 0 {
-			return fmt.Errorf("enrich: %s.match: empty (a rule must match on at least one field)", key)
+			return fmt.Errorf("%s.match: empty (a rule must match on at least one field)", key)
 		}
 		for f, alts := range rc.Match {
 			if fieldIndex(f) < 0 {
-				return fmt.Errorf("enrich: %s.match: unknown field %q (want one of %s)", key, f, strings.Join(MatchFields, ", "))
+				return fmt.Errorf("%s.match: unknown field %q (want one of %s)", key, f, strings.Join(MatchFields, ", "))
 			}
 			if len(alts) == 0 {
-				return fmt.Errorf("enrich: %s.match.%s: no values", key, f)
+				return fmt.Errorf("%s.match.%s: no values", key, f)
 			}
 		}
 	}

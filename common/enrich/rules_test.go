@@ -181,23 +181,23 @@ func TestConfigValidate(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Provider = "openshift" }, `enrich: provider: unknown provider "openshift"`},
-		{func(c *Config) { c.ClusterName = "a\nb" }, "enrich: cluster_name: contains control characters"},
-		{func(c *Config) { c.RiskRulesDisable = []string{"exec-into-pod", "nope"} }, `enrich: risk_rules_disable[1]: unknown rule "nope"`},
+		{func(c *Config) { c.Provider = "openshift" }, `provider: unknown provider "openshift"`},
+		{func(c *Config) { c.ClusterName = "a\nb" }, "cluster_name: contains control characters"},
+		{func(c *Config) { c.RiskRulesDisable = []string{"exec-into-pod", "nope"} }, `risk_rules_disable: item 1: unknown rule "nope"`},
 		{func(c *Config) {
 			c.RiskRules = []RuleConfig{{Name: "Bad_Name", Match: map[string][]string{"verb": {"get"}}}}
-		}, `enrich: risk_rules[0].name: "Bad_Name" is not kebab-case`},
+		}, `risk_rules[0].name: "Bad_Name" is not kebab-case`},
 		{func(c *Config) {
 			c.RiskRules = []RuleConfig{{Name: "exec-into-pod", Match: map[string][]string{"verb": {"get"}}}}
-		}, `enrich: risk_rules[0].name: duplicate rule name "exec-into-pod"`},
+		}, `risk_rules[0].name: duplicate rule name "exec-into-pod"`},
 		{func(c *Config) {
 			c.RiskRules = []RuleConfig{{Name: "x", Severity: "urgent", Match: map[string][]string{"verb": {"get"}}}}
-		}, `enrich: risk_rules[0].severity: unknown severity "urgent"`},
-		{func(c *Config) { c.RiskRules = []RuleConfig{{Name: "x"}} }, "enrich: risk_rules[0].match: empty"},
+		}, `risk_rules[0].severity: unknown severity "urgent"`},
+		{func(c *Config) { c.RiskRules = []RuleConfig{{Name: "x"}} }, "risk_rules[0].match: empty"},
 		{func(c *Config) {
 			c.RiskRules = []RuleConfig{{Name: "x", Match: map[string][]string{"user.email": {"a"}}}}
-		}, `enrich: risk_rules[0].match: unknown field "user.email"`},
-		{func(c *Config) { c.RiskRules = []RuleConfig{{Name: "x", Match: map[string][]string{"verb": {}}}} }, "enrich: risk_rules[0].match.verb: no values"},
+		}, `risk_rules[0].match: unknown field "user.email"`},
+		{func(c *Config) { c.RiskRules = []RuleConfig{{Name: "x", Match: map[string][]string{"verb": {}}}} }, "risk_rules[0].match.verb: no values"},
 	} {
 		cfg := DefaultConfig()
 		tc.mod(&cfg)

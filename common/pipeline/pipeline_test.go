@@ -33,9 +33,15 @@ func TestSettingsSet(t *testing.T) {
 		}
 	}
 	s = DefaultSettings()
-	s.Set("provider", "azure-ish")
-	if _, _, err := s.Build(); err == nil || !strings.Contains(err.Error(), "provider") {
+	if err := s.Set("provider", "azure-ish"); err == nil || !strings.HasPrefix(err.Error(), "provider: ") {
 		t.Errorf("bad provider: %v", err)
+	}
+	s.Enrich.Provider = "azure-ish"
+	if _, _, err := s.Build(); err == nil || !strings.HasPrefix(err.Error(), "provider: ") {
+		t.Errorf("bad provider from code: %v", err)
+	}
+	if err := s.Set("polcy_file", "p.yaml"); err == nil || err.Error() != "polcy_file: unknown key (did you mean policy_file?)" {
+		t.Errorf("misspelt key: %v", err)
 	}
 	s = DefaultSettings()
 	s.PolicyFile = "/nonexistent/policy.yaml"

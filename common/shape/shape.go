@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/auditlane/auditlane/common/config"
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/enrich"
 	"github.com/auditlane/auditlane/common/sink"
@@ -58,6 +59,9 @@ type Config struct {
 	// and TokenReview tokens with "REDACTED", even when the policy keeps
 	// the bodies.
 	RedactSecrets bool `yaml:"redact_secrets" json:"redact_secrets" mapstructure:"redact_secrets"`
+	// RedactTokens (redact_tokens) replaces TokenRequest and TokenReview
+	// tokens with "REDACTED", even when the policy keeps the bodies.
+	RedactTokens bool `yaml:"redact_tokens" json:"redact_tokens" mapstructure:"redact_tokens"`
 	// RedactQueryTokens (redact_query_tokens) replaces the values of
 	// token-like query parameters in requestURI.
 	RedactQueryTokens bool `yaml:"redact_query_tokens" json:"redact_query_tokens" mapstructure:"redact_query_tokens"`
@@ -70,10 +74,10 @@ func (c *Config) Validate() error {
 	switch c.Layout {
 	case "", LayoutJSON, LayoutSLS, LayoutAttributes:
 	default:
-		return fmt.Errorf("shape: layout: unknown layout %q (want json, sls or attributes)", c.Layout)
+		return config.Errorf("layout", "unknown layout %q (want json, sls or attributes)", c.Layout)
 	}
 	if c.MaxEventSize < 0 || c.MaxEventSize > 0 && c.MaxEventSize < MinMaxEventSize {
-		return fmt.Errorf("shape: max_event_size: %d is too small (0 for no limit, else at least %d)", c.MaxEventSize, MinMaxEventSize)
+		return config.Errorf("max_event_size", "%d is too small (0 for no limit, else at least %d)", c.MaxEventSize, MinMaxEventSize)
 	}
 	return nil
 }
@@ -152,8 +156,8 @@ func (s *Shaper) Shape(ev *audit.Event, w *audit.Rewrite, r *enrich.Result, out 
 	out.arena = out.arena[:0]
 	out.Fields = out.Fields[:0]
 
-	if s.cfg.RedactSecrets {
-		if n := out.redactBodies(ev, w); n > 0 {
+	if s.cfg.RedactSecrets || s.cfg.RedactTokens {
+		if n := out.redactBodies(ev, w, s.cfg.RedactSecrets, s.cfg.RedactTokens); n > 0 {
 			out.Redacted += n
 			s.redSecrets.Add(1)
 		}

@@ -273,7 +273,7 @@ func TestRedactTokens(t *testing.T) {
 		ev := parse(t, line)
 		var w audit.Rewrite
 		var out Output
-		if err := newShaper(t, Config{RedactSecrets: true}).Shape(ev, &w, nil, &out); err != nil {
+		if err := newShaper(t, Config{RedactTokens: true}).Shape(ev, &w, nil, &out); err != nil {
 			t.Fatal(err)
 		}
 		if out.Redacted != 1 || bytes.Contains(out.Body, []byte("c2lnbmF0dXJl")) || !json.Valid(out.Body) {
@@ -483,9 +483,9 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Layout: "xml"}, `shape: layout: unknown layout "xml"`},
-		{Config{MaxEventSize: -1}, "shape: max_event_size: -1 is too small"},
-		{Config{MaxEventSize: 100}, "shape: max_event_size: 100 is too small"},
+		{Config{Layout: "xml"}, `layout: unknown layout "xml"`},
+		{Config{MaxEventSize: -1}, "max_event_size: -1 is too small"},
+		{Config{MaxEventSize: 100}, "max_event_size: 100 is too small"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v", tc.cfg, err)

@@ -47,8 +47,11 @@ const (
 	// Retryable means delivery failed for a reason a later attempt may fix
 	// (throttling, 5xx, network, outage that outlasted the retry budget).
 	Retryable
-	// Permanent means the destination rejected the record and resending it
-	// unchanged cannot succeed (too old, too large, bad name, access denied).
+	// Permanent means the destination rejected the record itself and
+	// resending it unchanged cannot succeed (too old, too new, too large,
+	// an invalid name made from its fields). Trouble of the destination as
+	// a whole (access denied, a missing group) is never Permanent: see
+	// Result.Destination.
 	Permanent
 )
 
@@ -75,6 +78,13 @@ type Result struct {
 	Reason string
 	// Err describes the failure. It never contains credentials.
 	Err error
+	// Destination marks a Retryable failure of the destination as a whole
+	// rather than of the record: credentials, permissions, a missing log
+	// group or project, clock skew. Such failures are never a verdict on an
+	// event: the writer does not retry them inside its budget (a retry a
+	// second later would fail the same way) and front ends report them
+	// loudly and retry later (FLB_RETRY, a retryable collector error).
+	Destination bool
 }
 
 // Writer delivers batches of records to one destination.

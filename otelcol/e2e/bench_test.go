@@ -120,8 +120,8 @@ func BenchmarkFileToCloudWatch(b *testing.B) {
 		b.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 		f := k8sauditcloudwatchexporter.NewFactory()
 		cfg := f.CreateDefaultConfig().(*k8sauditcloudwatchexporter.Config)
-		cfg.Region, cfg.Endpoint = "us-east-1", srv.URL
-		cfg.LogGroupName, cfg.LogStreamName, cfg.AutoCreateGroup = "/k8s/bench/audit", "apiserver", true
+		cfg.Destination = map[string]any{"region": "us-east-1", "endpoint": srv.URL, "log_group_name": "/k8s/bench/audit",
+			"log_stream_name": "apiserver", "auto_create_group": true}
 		cfg.QueueSettings = configoptional.None[exporterhelper.QueueBatchConfig]()
 		exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/auditlane/auditlane/common/config"
 )
 
 // Service limits of PutLogEvents (documented in the CloudWatch Logs API
@@ -35,11 +37,11 @@ const (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultMaxRetryElapsed      = 30 * time.Second
+	DefaultMaxRetryElapsed      = 2 * time.Second
 	DefaultRetryInitialInterval = 100 * time.Millisecond
-	DefaultRetryMaxInterval     = 5 * time.Second
+	DefaultRetryMaxInterval     = 1 * time.Second
 	DefaultConcurrency          = 4
-	DefaultRequestTimeout       = 30 * time.Second
+	DefaultRequestTimeout       = 10 * time.Second
 )
 
 // Log group classes accepted by log_group_class.
@@ -103,14 +105,14 @@ type Config struct {
 	STSEndpoint string
 
 	// MaxRetryElapsed bounds the time one batch spends in retries
-	// (max_retry_elapsed); default 30 s.
+	// (retry_max_elapsed); default 2 s.
 	MaxRetryElapsed time.Duration
 	// RetryInitialInterval is the first backoff (retry_initial_interval);
 	// default 100 ms. Backoff doubles with ±50 % jitter.
 	RetryInitialInterval time.Duration
-	// RetryMaxInterval caps one backoff (retry_max_interval); default 5 s.
+	// RetryMaxInterval caps one backoff (retry_max_interval); default 1 s.
 	RetryMaxInterval time.Duration
-	// RequestTimeout bounds one API call (request_timeout); default 30 s.
+	// RequestTimeout bounds one API call (request_timeout); default 10 s.
 	RequestTimeout time.Duration
 
 	// MaxBatchEvents caps events per PutLogEvents (max_batch_events);
@@ -125,9 +127,9 @@ type Config struct {
 	Concurrency int
 }
 
-// configError names the offending key.
+// configError names the offending key, as the user wrote it.
 func configError(key string, format string, args ...any) error {
-	return fmt.Errorf("cloudwatch: %s: %s", key, fmt.Sprintf(format, args...))
+	return config.Errorf(key, format, args...)
 }
 
 var (
@@ -215,7 +217,7 @@ func (c *Config) Validate() error {
 		key string
 		v   time.Duration
 	}{
-		{"max_retry_elapsed", c.MaxRetryElapsed},
+		{"retry_max_elapsed", c.MaxRetryElapsed},
 		{"retry_initial_interval", c.RetryInitialInterval},
 		{"retry_max_interval", c.RetryMaxInterval},
 		{"request_timeout", c.RequestTimeout},

@@ -42,7 +42,7 @@ func TestConfigValidate(t *testing.T) {
 		{"external_id", func(c *Config) { c.RoleARN = "arn:aws:iam::123456789012:role/r"; c.ExternalID = "x" }},
 		{"endpoint", func(c *Config) { c.Endpoint = "localhost:4566" }},
 		{"sts_endpoint", func(c *Config) { c.STSEndpoint = "ftp://x" }},
-		{"max_retry_elapsed", func(c *Config) { c.MaxRetryElapsed = -1 }},
+		{"retry_max_elapsed", func(c *Config) { c.MaxRetryElapsed = -1 }},
 		{"retry_initial_interval", func(c *Config) { c.RetryInitialInterval = 10; c.RetryMaxInterval = 5 }},
 		{"max_batch_events", func(c *Config) { c.MaxBatchEvents = 10_001 }},
 		{"max_batch_bytes", func(c *Config) { c.MaxBatchBytes = 1000 }},
@@ -52,7 +52,7 @@ func TestConfigValidate(t *testing.T) {
 		c.Vars = map[string]string{"cluster": "c1"}
 		tc.mut(&c)
 		err := c.Validate()
-		if err == nil || !strings.HasPrefix(err.Error(), "cloudwatch: "+tc.key+": ") {
+		if err == nil || !strings.HasPrefix(err.Error(), tc.key+": ") {
 			t.Errorf("%s: got %v", tc.key, err)
 		}
 		if _, nerr := New(context.Background(), c); nerr == nil {

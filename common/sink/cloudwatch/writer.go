@@ -438,15 +438,19 @@ func (w *Writer) countRejected(reason string, n int) {
 	w.rejMu.Unlock()
 }
 
-// logOnce logs a permanent failure once per (reason, group).
-func (w *Writer) logOnce(reason, group string, err error) {
+// logEvery logs a failure at error level, at most once per LogInterval
+// for each (reason, group).
+func (w *Writer) logEvery(reason, group, msg string, err error) {
 	if w.logger == nil {
 		return
 	}
-	if _, seen := w.logged.LoadOrStore(reason+"\x00"+group, struct{}{}); seen {
+	now := time.Now()
+	k := reason + "\x00" + group
+	if v, ok := w.logged.Load(k); ok && now.Sub(v.(time.Time)) < LogInterval {
 		return
 	}
-	w.logger.Error("cloudwatch: permanent delivery failure", "reason", reason, "log_group", group, "error", err)
+	w.logged.Store(k, now)
+	w.logger.Error(msg, "reason", reason, "log_group", group, "error", err)
 }
 
 // send delivers one batch and fills the results of its records.
@@ -529,22 +533,31 @@ func clampIndex(p *int32, def, n int) int {
 	return min(max(int(*p), 0), n)
 }
 
-// fail marks every record of batch with err's class.
+// fail marks every record of batch with err's class. A failure of a whole
+// call is never a verdict on its records: credentials, permissions and a
+// missing group or stream (auto-create off) are destination trouble,
+// retried later; only a request the service can never accept (an invalid
+// parameter) fails the records for good.
 func (w *Writer) fail(key routeKey, batch []item, results []sink.Result, err error) {
 	c, reason := classify(err)
-	status := sink.Retryable
+	status, dest := sink.Retryable, false
 	switch {
-	case c == classPermanent, c == classNotFound:
+	case c == classPermanent:
 		status = sink.Permanent
+	case c == classNotFound, c == classDestination:
+		dest = true
 	case errors.As(err, new(*notAttemptedError)):
 		status = sink.Pending
 	}
 	for _, it := range batch {
-		results[it.idx] = sink.Result{Status: status, Reason: reason, Err: err}
+		results[it.idx] = sink.Result{Status: status, Reason: reason, Err: err, Destination: dest}
 	}
-	if status == sink.Permanent {
+	switch {
+	case status == sink.Permanent:
 		w.countRejected(reason, len(batch))
-		w.logOnce(reason, key.group, err)
+		w.logEvery(reason, key.group, "cloudwatch: records refused for good", err)
+	case dest:
+		w.logEvery(reason, key.group, "cloudwatch: the destination refuses writes; retrying later", err)
 	}
 }
 
@@ -596,7 +609,7 @@ func (w *Writer) retry(ctx context.Context, deadline time.Time, fn func(context.
 			w.throttles.Add(1)
 		}
 		if c != classRetryable && c != classThrottled {
-			return err
+			return err // including destination trouble: retried later, by the caller
 		}
 		if ctx.Err() != nil {
 			return err

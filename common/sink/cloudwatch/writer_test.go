@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/auditlane/auditlane/common/sink"
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
@@ -324,14 +325,20 @@ func TestNotFoundWithoutAutoCreate(t *testing.T) {
 	srv := newServer(t, cwtest.Options{})
 	w := newTestWriter(t, srv, Config{})
 	res, err := write(t, w, []sink.Record{rec("1", time.Now(), "a")})
-	if err == nil || res[0].Status != sink.Permanent || res[0].Reason != ReasonNotFound {
+	// A missing group is the destination's trouble, not the event's: the
+	// record is retried later (once the group exists), never dead-lettered.
+	if err == nil || res[0].Status != sink.Retryable || !res[0].Destination || res[0].Reason != ReasonNotFound {
 		t.Fatalf("result = %+v, err = %v", res[0], err)
 	}
 	if !strings.Contains(res[0].Err.Error(), "put log events to /k8s/test/audit/node-1") {
 		t.Fatalf("error lacks context: %v", res[0].Err)
 	}
 	if st := w.Stats(); st.Retries != 0 || srv.Stats().Calls["PutLogEvents"] != 1 {
-		t.Fatalf("permanent error was retried: %+v", st)
+		t.Fatalf("destination error was retried inside the budget: %+v", st)
+	}
+	srv.CreateStream("/k8s/test/audit", "node-1")
+	if _, err := write(t, w, []sink.Record{rec("1", time.Now(), "a")}); err != nil {
+		t.Fatalf("once the group exists: %v", err)
 	}
 }
 
@@ -365,7 +372,9 @@ func TestAuthFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			res, err := write(t, w, []sink.Record{rec("1", time.Now(), "a")})
-			if err == nil || res[0].Status != sink.Permanent || res[0].Reason != ReasonAuthFailure {
+			// Bad credentials are retried later (key rotation, IAM
+			// propagation), never a verdict on the event.
+			if err == nil || res[0].Status != sink.Retryable || !res[0].Destination || res[0].Reason != ReasonAuthFailure {
 				t.Fatalf("result = %+v", res[0])
 			}
 			if strings.Contains(err.Error(), tc.secret) || strings.Contains(res[0].Err.Error(), tc.secret) {
@@ -584,13 +593,23 @@ func TestAssumeRoleWithExternalID(t *testing.T) {
 		if tc.ok && err != nil {
 			t.Fatalf("external id %s: %v", tc.externalID, err)
 		}
-		if !tc.ok && (err == nil || res[0].Status != sink.Permanent || res[0].Reason != ReasonAccessDenied) {
+		if !tc.ok && (err == nil || res[0].Status != sink.Retryable || !res[0].Destination || res[0].Reason != ReasonAccessDenied) {
 			t.Fatalf("external id %s: %+v", tc.externalID, res[0])
 		}
 	}
 	if evs := srv.Events("/k8s/test/audit", "node-1"); len(evs) != 1 {
 		t.Fatalf("events = %+v", evs)
 	}
+}
+
+// httpErr is an SDK error for an HTTP status, with an optional API error
+// decoded from the body.
+func httpErr(status int, api error) error {
+	var inner error = errors.New("empty body")
+	if api != nil {
+		inner = api
+	}
+	return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: inner}
 }
 
 func TestClassify(t *testing.T) {
@@ -601,14 +620,28 @@ func TestClassify(t *testing.T) {
 	}{
 		{&smithy.GenericAPIError{Code: "ThrottlingException"}, classThrottled, ReasonThrottled},
 		{&smithy.GenericAPIError{Code: "ServiceUnavailableException"}, classRetryable, ReasonUnavailable},
-		{&smithy.GenericAPIError{Code: "AccessDeniedException"}, classPermanent, ReasonAccessDenied},
+		{&smithy.GenericAPIError{Code: "AccessDeniedException"}, classDestination, ReasonAccessDenied},
 		{&smithy.GenericAPIError{Code: "InvalidParameterException"}, classPermanent, ReasonInvalidParameter},
-		{&smithy.GenericAPIError{Code: "UnrecognizedClientException"}, classPermanent, ReasonAuthFailure},
+		{&smithy.GenericAPIError{Code: "UnrecognizedClientException"}, classDestination, ReasonAuthFailure},
+		{&smithy.GenericAPIError{Code: "InvalidSignatureException"}, classDestination, ReasonAuthFailure},
+		{&smithy.GenericAPIError{Code: "ExpiredTokenException"}, classDestination, ReasonExpiredToken},
+		{&smithy.GenericAPIError{Code: "ServiceUnavailable"}, classRetryable, ReasonUnavailable},
+		{&smithy.GenericAPIError{Code: "InternalServerError"}, classRetryable, ReasonUnavailable},
+		{&smithy.GenericAPIError{Code: "TooManyRequestsException"}, classThrottled, ReasonThrottled},
 		{&smithy.GenericAPIError{Code: "ResourceNotFoundException"}, classNotFound, ReasonNotFound},
 		{&smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultClient}, classPermanent, ReasonClientError},
 		{&smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultServer}, classRetryable, ReasonUnavailable},
 		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), classRetryable, ReasonCanceled},
 		{errors.New("connection reset by peer"), classRetryable, ReasonNetwork},
+		// By HTTP status when the body names no code (a 503 with an empty
+		// body from a load balancer) or a code this list does not know.
+		{httpErr(503, nil), classRetryable, ReasonUnavailable},
+		{httpErr(500, &smithy.GenericAPIError{Code: "SomethingNew"}), classRetryable, ReasonUnavailable},
+		{httpErr(429, nil), classThrottled, ReasonThrottled},
+		{httpErr(429, &smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultClient}), classThrottled, ReasonThrottled},
+		{httpErr(403, nil), classDestination, ReasonAccessDenied},
+		{httpErr(401, &smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultClient}), classDestination, ReasonAuthFailure},
+		{httpErr(400, &smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultClient}), classPermanent, ReasonClientError},
 	} {
 		c, r := classify(tc.err)
 		if c != tc.class || r != tc.reason {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 )
@@ -28,16 +29,21 @@ const (
 	ReasonClosed           = "closed"             // Write after Close
 )
 
+// LogInterval is the least time between two error lines for the same
+// destination trouble.
+const LogInterval = 30 * time.Second
+
 // ErrClosed is reported for records passed to Write after Close.
 var ErrClosed = errors.New("sls: writer is closed")
 
 type verdict uint8
 
 const (
-	vDelivered verdict = iota
-	vRetry             // transient: back off and resend the batch
-	vSplit             // the batch as a whole was refused; halve it to find the culprit
-	vPermanent         // no resend of these records can succeed
+	vDelivered   verdict = iota
+	vRetry               // transient: back off and resend the batch
+	vSplit               // the batch as a whole was refused; halve it to find the culprit
+	vPermanent           // no resend of these records can succeed
+	vDestination         // the destination refuses everything for now: retried later, not here
 )
 
 type classified struct {
@@ -45,6 +51,59 @@ type classified struct {
 	reason   string
 	throttle bool
 	err      error
+}
+
+// Class is how a failed SLS call is treated (see Classify).
+type Class uint8
+
+// Classes.
+const (
+	// ClassRetryable: transient (5xx, network): retry with backoff.
+	ClassRetryable Class = iota
+	// ClassThrottled: write or read quota exceeded, 429: retry with backoff.
+	ClassThrottled
+	// ClassDestination: credentials, signatures, permissions, clock skew,
+	// a missing project or logstore: retried later, never a verdict on an
+	// event.
+	ClassDestination
+	// ClassRecord: the request's content was refused (a bad record):
+	// split the batch to find it.
+	ClassRecord
+	// ClassPermanent: the request can never succeed.
+	ClassPermanent
+)
+
+// Classify maps an SLS answer (HTTP status and error code; status 0 for no
+// answer) onto a class and a reason, by code and by HTTP status: the sink's
+// writer and the SLS source share it.
+func Classify(status int, code string) (Class, string) {
+	switch {
+	case status == 0:
+		return ClassRetryable, ReasonNetwork
+	case code == "WriteQuotaExceed" || code == "ShardWriteQuotaExceed" || code == "ReadQuotaExceed" ||
+		code == "ShardReadQuotaExceed" || code == "ExceedQuota" || status == http.StatusTooManyRequests:
+		return ClassThrottled, ReasonThrottled
+	case status >= 500 || status == http.StatusRequestTimeout:
+		return ClassRetryable, ReasonServerError
+	case code == "SecurityTokenExpired" || code == "InvalidSecurityToken.Expired":
+		return ClassDestination, ReasonCredentials
+	case code == "RequestTimeTooSkewed" || code == "RequestTimeExpired":
+		return ClassDestination, ReasonClockSkew
+	case code == "ProjectNotExist":
+		return ClassDestination, ReasonProjectNotFound
+	case code == "LogStoreNotExist":
+		return ClassDestination, ReasonLogstoreNotFound
+	case code == "PostBodyTooLarge" || status == http.StatusRequestEntityTooLarge:
+		return ClassRecord, ReasonTooLarge
+	case code == "PostBodyInvalid" || code == "InvalidKey" || code == "InvalidTimestamp" ||
+		code == "InvalidEncoding" || code == "InvalidLogSize":
+		return ClassRecord, ReasonInvalidRecord
+	case status == http.StatusUnauthorized || status == http.StatusForbidden ||
+		code == "Unauthorized" || code == "SignatureNotMatch" || code == "InvalidAccessKeyId" ||
+		code == "InvalidAccessKeyId.NotFound" || code == "NoPermission" || code == "Forbidden":
+		return ClassDestination, ReasonAccessDenied
+	}
+	return ClassDestination, ReasonRejected
 }
 
 // classify maps one attempt's outcome onto the delivery contract.
@@ -68,7 +127,7 @@ func (w *Writer) classify(ctx context.Context, o *outcome) classified {
 		}
 		msg = w.red.clean(msg)
 		if strings.Contains(msg, "credentials") {
-			return classified{verdict: vRetry, reason: ReasonCredentials,
+			return classified{verdict: vDestination, reason: ReasonCredentials,
 				err: fmt.Errorf("sls: put logs to %s: %s", dest, msg)}
 		}
 		return classified{verdict: vPermanent, reason: ReasonClientError,
@@ -77,29 +136,21 @@ func (w *Writer) classify(ctx context.Context, o *outcome) classified {
 	err := fmt.Errorf("sls: put logs to %s: HTTP %d %s: %s (request id %s)",
 		dest, o.status, o.code, w.red.clean(o.msg), o.requestID)
 	c := classified{err: err}
-	switch {
-	case o.code == "WriteQuotaExceed" || o.code == "ShardWriteQuotaExceed" || o.status == http.StatusTooManyRequests:
-		c.verdict, c.reason, c.throttle = vRetry, ReasonThrottled, true
-	case o.status >= 500:
-		c.verdict, c.reason = vRetry, ReasonServerError
-	case o.code == "SecurityTokenExpired" || o.code == "InvalidSecurityToken.Expired":
-		c.verdict, c.reason = vRetry, ReasonCredentials
-	case o.code == "RequestTimeTooSkewed" || o.code == "RequestTimeExpired":
-		c.verdict, c.reason = vRetry, ReasonClockSkew
-	case o.code == "ProjectNotExist":
-		c.verdict, c.reason = vPermanent, ReasonProjectNotFound
-	case o.code == "LogStoreNotExist":
-		c.verdict, c.reason = vPermanent, ReasonLogstoreNotFound
-	case o.code == "PostBodyTooLarge" || o.status == http.StatusRequestEntityTooLarge:
-		c.verdict, c.reason = vSplit, ReasonTooLarge
-	case o.code == "PostBodyInvalid" || o.code == "InvalidKey" || o.code == "InvalidTimestamp" ||
-		o.code == "InvalidEncoding" || o.code == "InvalidLogSize":
-		c.verdict, c.reason = vSplit, ReasonInvalidRecord
-	case o.status == http.StatusUnauthorized || o.status == http.StatusForbidden ||
-		o.code == "Unauthorized" || o.code == "SignatureNotMatch" || o.code == "InvalidAccessKeyId":
-		c.verdict, c.reason = vPermanent, ReasonAccessDenied
+	class, reason := Classify(o.status, o.code)
+	c.reason = reason
+	switch class {
+	case ClassThrottled:
+		c.verdict, c.throttle = vRetry, true
+	case ClassRetryable:
+		c.verdict = vRetry
+	case ClassRecord:
+		c.verdict = vSplit
+	case ClassPermanent:
+		c.verdict = vPermanent
 	default:
-		c.verdict, c.reason = vPermanent, ReasonRejected
+		// Destination trouble, and any answer this list does not know: the
+		// records wait, they are never dropped on an unknown code.
+		c.verdict = vDestination
 	}
 	return c
 }

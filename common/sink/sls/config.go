@@ -1,12 +1,12 @@
 package sls
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/auditlane/auditlane/common/config"
 )
 
 // Service limits enforced by the writer before anything is sent; the test
@@ -48,10 +48,10 @@ const (
 const (
 	DefaultMaxBatchBytes   = 3 * 1024 * 1024
 	DefaultMaxBufferBytes  = 64 * 1024 * 1024
-	DefaultRequestTimeout  = 30 * time.Second
-	DefaultRetryInitial    = 200 * time.Millisecond
-	DefaultRetryMax        = 10 * time.Second
-	DefaultRetryMaxElapsed = 60 * time.Second
+	DefaultRequestTimeout  = 10 * time.Second
+	DefaultRetryInitial    = 100 * time.Millisecond
+	DefaultRetryMax        = 1 * time.Second
+	DefaultRetryMaxElapsed = 2 * time.Second
 )
 
 // Environment variables read when no credentials are configured. They are
@@ -152,76 +152,76 @@ var (
 // Validate checks c and returns an error naming the first offending key.
 func (c *Config) Validate() error {
 	if c.Endpoint == "" {
-		return errors.New("sls: endpoint: required")
+		return config.Errorf("endpoint", "required")
 	}
 	host := endpointHost(c.Endpoint)
 	if host == "" || strings.ContainsAny(host, "/?#@ ") {
-		return fmt.Errorf("sls: endpoint: %q is not a host name", c.Endpoint)
+		return config.Errorf("endpoint", "%q is not a host name", c.Endpoint)
 	}
 	if !projectRE.MatchString(c.Project) {
-		return fmt.Errorf("sls: project: %q must be 3-63 lower-case letters, digits or hyphens, starting and ending with a letter or digit", c.Project)
+		return config.Errorf("project", "%q must be 3-63 lower-case letters, digits or hyphens, starting and ending with a letter or digit", c.Project)
 	}
 	if !logstoreRE.MatchString(c.Logstore) {
-		return fmt.Errorf("sls: logstore: %q must be 2-63 lower-case letters, digits, hyphens or underscores, starting and ending with a letter or digit", c.Logstore)
+		return config.Errorf("logstore", "%q must be 2-63 lower-case letters, digits, hyphens or underscores, starting and ending with a letter or digit", c.Logstore)
 	}
 	if len(c.Topic) > MaxTopicBytes || !utf8.ValidString(c.Topic) {
-		return fmt.Errorf("sls: topic: must be valid UTF-8 of at most %d bytes", MaxTopicBytes)
+		return config.Errorf("topic", "must be valid UTF-8 of at most %d bytes", MaxTopicBytes)
 	}
 	if len(c.Source) > MaxSourceBytes || !utf8.ValidString(c.Source) {
-		return fmt.Errorf("sls: source: must be valid UTF-8 of at most %d bytes", MaxSourceBytes)
+		return config.Errorf("source", "must be valid UTF-8 of at most %d bytes", MaxSourceBytes)
 	}
 	for k, v := range c.LogTags {
 		if k == "" || len(k) > MaxKeyBytes || !utf8.ValidString(k) {
-			return fmt.Errorf("sls: log_tags: key %q must be 1-%d bytes of UTF-8", k, MaxKeyBytes)
+			return config.Errorf("log_tags", "key %q must be 1-%d bytes of UTF-8", k, MaxKeyBytes)
 		}
 		if len(v) > MaxValueBytes || !utf8.ValidString(v) {
-			return fmt.Errorf("sls: log_tags: value of %q must be UTF-8 of at most %d bytes", k, MaxValueBytes)
+			return config.Errorf("log_tags", "value of %q must be UTF-8 of at most %d bytes", k, MaxValueBytes)
 		}
 	}
 	if c.HashKey != "" {
 		if m := templateRE.FindStringSubmatch(c.HashKey); m == nil && strings.Contains(c.HashKey, "${") {
-			return fmt.Errorf("sls: hash_key: %q is neither a fixed key nor a single ${field} template", c.HashKey)
+			return config.Errorf("hash_key", "%q is neither a fixed key nor a single ${field} template", c.HashKey)
 		}
 	}
 	if (c.AccessKeyID == "") != (c.AccessKeySecret == "") {
 		if c.AccessKeyID == "" {
-			return errors.New("sls: access_key_id: required when access_key_secret is set")
+			return config.Errorf("access_key_id", "required when access_key_secret is set")
 		}
-		return errors.New("sls: access_key_secret: required when access_key_id is set")
+		return config.Errorf("access_key_secret", "required when access_key_id is set")
 	}
 	if c.SecurityToken != "" && c.AccessKeyID == "" {
-		return errors.New("sls: access_key_id: required when security_token is set")
+		return config.Errorf("access_key_id", "required when security_token is set")
 	}
 	if c.AccessKeyID != "" && c.RoleARN != "" {
-		return errors.New("sls: role_arn: set either role_arn (RRSA) or access_key_id, not both")
+		return config.Errorf("role_arn", "set either role_arn (RRSA) or access_key_id, not both")
 	}
 	if c.MaxBatchBytes < 0 || c.MaxBatchBytes > MaxLogGroupBytes {
-		return fmt.Errorf("sls: max_batch_bytes: %d out of range 0..%d", c.MaxBatchBytes, MaxLogGroupBytes)
+		return config.Errorf("max_batch_bytes", "%d out of range 0..%d", c.MaxBatchBytes, MaxLogGroupBytes)
 	}
 	if c.MaxBatchBytes != 0 && c.MaxBatchBytes < 1024 {
-		return fmt.Errorf("sls: max_batch_bytes: %d is below 1024", c.MaxBatchBytes)
+		return config.Errorf("max_batch_bytes", "%d is below 1024", c.MaxBatchBytes)
 	}
 	if c.MaxBatchLogs < 0 || c.MaxBatchLogs > MaxLogsPerGroup {
-		return fmt.Errorf("sls: max_batch_logs: %d out of range 0..%d", c.MaxBatchLogs, MaxLogsPerGroup)
+		return config.Errorf("max_batch_logs", "%d out of range 0..%d", c.MaxBatchLogs, MaxLogsPerGroup)
 	}
 	if c.MaxBufferBytes < 0 {
-		return fmt.Errorf("sls: max_buffer_bytes: %d is negative", c.MaxBufferBytes)
+		return config.Errorf("max_buffer_bytes", "%d is negative", c.MaxBufferBytes)
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{
 		{"request_timeout", c.RequestTimeout},
-		{"retry_initial", c.RetryInitial},
-		{"retry_max", c.RetryMax},
+		{"retry_initial_interval", c.RetryInitial},
+		{"retry_max_interval", c.RetryMax},
 		{"retry_max_elapsed", c.RetryMaxElapsed},
 	} {
 		if d.v < 0 {
-			return fmt.Errorf("sls: %s: %v is negative", d.name, d.v)
+			return config.Errorf(d.name, "%v is negative", d.v)
 		}
 	}
 	if c.RetryInitial > 0 && c.RetryMax > 0 && c.RetryInitial > c.RetryMax {
-		return fmt.Errorf("sls: retry_initial: %v exceeds retry_max %v", c.RetryInitial, c.RetryMax)
+		return config.Errorf("retry_initial_interval", "%v exceeds retry_max_interval %v", c.RetryInitial, c.RetryMax)
 	}
 	return nil
 }

@@ -50,13 +50,13 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{func(c *Config) { c.MaxBatchLogs = 5000 }, "max_batch_logs:"},
 		{func(c *Config) { c.MaxBufferBytes = -1 }, "max_buffer_bytes:"},
 		{func(c *Config) { c.RequestTimeout = -time.Second }, "request_timeout:"},
-		{func(c *Config) { c.RetryInitial = time.Minute; c.RetryMax = time.Second }, "retry_initial:"},
+		{func(c *Config) { c.RetryInitial = time.Minute; c.RetryMax = time.Second }, "retry_initial_interval:"},
 	}
 	for _, tc := range cases {
 		c := validConfig()
 		tc.mutate(&c)
 		err := c.Validate()
-		if err == nil || !strings.HasPrefix(err.Error(), "sls: "+tc.key) {
+		if err == nil || !strings.HasPrefix(err.Error(), tc.key) {
 			t.Errorf("%s: got %v", tc.key, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "s3cr3t-Value") {

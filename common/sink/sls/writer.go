@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"sort"
@@ -42,7 +43,12 @@ type options struct {
 	client *http.Client
 	clock  Clock
 	getenv func(string) string
+	logger *slog.Logger
 }
+
+// WithLogger sets where the writer reports destination trouble (at error
+// level, rate-limited); default: nowhere.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithHTTPClient makes the writer send requests through c's Transport
 // (c.Timeout is ignored; Config.RequestTimeout applies). Tests use it to
@@ -86,6 +92,8 @@ type Writer struct {
 	stop     context.CancelFunc
 	rejected map[string]int64
 	latMax   time.Duration
+	logger   *slog.Logger
+	loggedAt map[string]time.Time
 
 	events, bytes, batches, retries, throttles atomic.Int64
 	latSum                                     atomic.Int64
@@ -131,6 +139,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Writer, error) {
 	}
 	w := &Writer{
 		cfg:      cfg,
+		logger:   o.logger,
 		endpoint: sdkEndpoint(cfg.Endpoint),
 		creds:    creds,
 		credSrc:  src,
@@ -368,6 +377,9 @@ func (w *Writer) deliver(ctx context.Context, raw []byte, st *writeState, j0, j1
 				return
 			}
 			w.retries.Add(1)
+		case vDestination:
+			w.failDest(results, idx, c.reason, c.err)
+			return
 		case vSplit:
 			if j1-j0 == 1 {
 				w.fail(results, idx, sink.Permanent, c.reason, c.err)
@@ -385,6 +397,33 @@ func (w *Writer) deliver(ctx context.Context, raw []byte, st *writeState, j0, j1
 			w.fail(results, idx, sink.Permanent, c.reason, c.err)
 			return
 		}
+	}
+}
+
+// failDest marks the records idx as waiting for the destination (see
+// sink.Result.Destination) and reports it at error level, at most once
+// per LogInterval and reason.
+func (w *Writer) failDest(results []sink.Result, idx []int, reason string, err error) {
+	for _, i := range idx {
+		results[i] = sink.Result{Status: sink.Retryable, Reason: reason, Err: err, Destination: true}
+	}
+	if w.logger == nil {
+		return
+	}
+	now := time.Now()
+	w.mu.Lock()
+	last, seen := w.loggedAt[reason]
+	if !seen || now.Sub(last) >= LogInterval {
+		if w.loggedAt == nil {
+			w.loggedAt = map[string]time.Time{}
+		}
+		w.loggedAt[reason] = now
+	} else {
+		reason = ""
+	}
+	w.mu.Unlock()
+	if reason != "" {
+		w.logger.Error("sls: the destination refuses writes; retrying later", "reason", reason, "error", err)
 	}
 }
 

@@ -359,9 +359,11 @@ func TestServiceRejections(t *testing.T) {
 			if err == nil {
 				t.Fatal("Write succeeded")
 			}
+			// Credentials, permissions and missing projects are destination
+			// trouble: retried later, never a verdict on the records.
 			for _, r := range res {
-				if r.Status != sink.Permanent || r.Reason != tc.reason {
-					t.Fatalf("result %+v, want permanent %s", r, tc.reason)
+				if r.Status != sink.Retryable || !r.Destination || r.Reason != tc.reason {
+					t.Fatalf("result %+v, want retryable destination %s", r, tc.reason)
 				}
 				if !strings.Contains(r.Err.Error(), tc.errCode) {
 					t.Errorf("error %q does not name %s", r.Err, tc.errCode)
@@ -373,10 +375,10 @@ func TestServiceRejections(t *testing.T) {
 				}
 			}
 			if got := srv.Stats().Errors[tc.errCode]; got != 1 {
-				t.Errorf("server answered %s %d times, want 1 (no retry of permanent failures)", tc.errCode, got)
+				t.Errorf("server answered %s %d times, want 1 (destination trouble is retried later, not in the budget)", tc.errCode, got)
 			}
-			if w.Stats().Rejected[tc.reason] != int64(len(recs)) {
-				t.Errorf("rejected %v", w.Stats().Rejected)
+			if len(w.Stats().Rejected) != 0 {
+				t.Errorf("rejected %v: nothing is refused for good", w.Stats().Rejected)
 			}
 			if n := len(srv.Logs(testProject, testLogstore)); n != 0 {
 				t.Errorf("stored %d", n)
@@ -622,11 +624,12 @@ func TestHTTPSByDefault(t *testing.T) {
 	if n := len(srv.Logs(testProject, testLogstore)); n != 3 {
 		t.Errorf("stored %d", n)
 	}
-	// Plain http against the TLS server is answered 400: a configuration
-	// error that resending cannot fix.
+	// Plain http against the TLS server is answered 400 without an SLS
+	// error code: a configuration error of the destination, which keeps the
+	// records waiting (never dropped on an unknown answer).
 	w2 := newTestWriter(t, srv, func(c *Config) { c.Endpoint = "http://sls.test" })
 	w2.Write(context.Background(), synthetic(1, 0), res[:1])
-	if res[0].Status != sink.Permanent || res[0].Reason != ReasonRejected {
+	if res[0].Status != sink.Retryable || !res[0].Destination || res[0].Reason != ReasonRejected {
 		t.Errorf("http to https server: %+v", res[0])
 	}
 }

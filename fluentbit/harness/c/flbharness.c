@@ -23,6 +23,12 @@
  *
  * After each flush the chunk buffer is overwritten before it is freed, as
  * Fluent Bit reuses chunk memory: a plugin keeping references fails.
+ *
+ * It stands in for Fluent Bit 5.1.1: "flbharness --version" prints that
+ * version (the plugin asks), and a config map the plugin registers is
+ * checked before init as flb_config_map_properties_check does: an unknown
+ * property fails init with Fluent Bit's message, and the plugin's init is
+ * not called.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
@@ -47,6 +53,23 @@ struct flb_plugin_proxy_def {
     char *description;
     int event_type;
     void *config_map;
+};
+
+/* include/fluent-bit/flb_config_map.h (5.0.3+): the registration fields,
+ * then the value and the list head Fluent Bit fills in its copies. */
+struct flb_config_map {
+    int type;
+    char *name;
+    char *def_value;
+    int flags;
+    int set_property;
+    unsigned long offset;
+    char *desc;
+    void *value_val;
+    void *value_raw;
+    void *value_mult;
+    void *value_head[2];
+    void *head[2];
 };
 
 /* include/fluent-bit/flb_api.h: only output_get_property (offset 0) is
@@ -98,6 +121,35 @@ struct instance {
 
 static struct instance *instances;
 static struct flbgo_output_plugin *plugin;
+static struct flb_config_map *config_map; /* the plugin's, or NULL */
+
+/* flb_config_map_properties_check: every property must be in the map. */
+static int properties_check(struct instance *ins)
+{
+    struct prop *p;
+    struct flb_config_map *m;
+    if (!config_map) {
+        return 0;
+    }
+    for (p = ins->props; p; p = p->next) {
+        int found = 0;
+        for (m = config_map; m->name; m++) {
+            if (strcasecmp(m->name, p->key) == 0) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found) {
+            fprintf(stderr, "[error] [config] %s: unknown configuration property '%s'. The following properties are allowed:", plugin->name, p->key);
+            for (m = config_map; m->name; m++) {
+                fprintf(stderr, " %s", m->name);
+            }
+            fprintf(stderr, ".\n");
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* flb_output_get_property: case-insensitive lookup, NULL when unset. */
 static char *output_get_property(const char *key, void *o_ins)
@@ -205,6 +257,10 @@ int main(int argc, char **argv)
     FILE *script;
     char line[8192];
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("Fluent Bit v5.1.1 (flbharness: the Go proxy of 5.1.1)\n");
+        return 0;
+    }
     if (argc != 3) {
         fprintf(stderr, "usage: %s PLUGIN.so SCRIPT\n", argv[0]);
         return 2;
@@ -231,7 +287,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "harness: bad registration type=%d proxy=%d\n", def->type, def->proxy);
         return 2;
     }
-    printf("register %s type=%d proxy=%d event_type=%d\n", def->name, def->type, def->proxy, def->event_type);
+    config_map = def->config_map;
+    {
+        int n = 0;
+        struct flb_config_map *m;
+        for (m = config_map; m && m->name; m++) {
+            n++;
+        }
+        printf("register %s type=%d proxy=%d event_type=%d config_map=%d\n", def->name, def->type, def->proxy, def->event_type, n);
+    }
 
     /* proxy_go_output_register */
     plugin = calloc(1, sizeof(*plugin));
@@ -280,6 +344,11 @@ int main(int argc, char **argv)
         } else if (strcmp(cmd, "init") == 0 && sscanf(line, "%*s %63s", id) == 1) {
             int ret;
             ins = find(id);
+            /* flb_output_plugin_property_check, before the plugin's init */
+            if (properties_check(ins) != 0) {
+                printf("init %s %d\n", id, FLB_ERROR);
+                continue;
+            }
             /* proxy_go_output_init */
             plugin->api = &api;
             plugin->o_ins = ins;

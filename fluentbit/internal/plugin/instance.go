@@ -131,7 +131,7 @@ func newSink(ctx context.Context, cfg Config, log *Logger, opts Options) (sink.W
 	case DestCloudWatch:
 		return cloudwatch.New(ctx, cfg.CloudWatch, append([]cloudwatch.Option{cloudwatch.WithLogger(log.Slog())}, opts.CloudWatch...)...)
 	case DestSLS:
-		return sls.New(ctx, cfg.SLS, opts.SLS...)
+		return sls.New(ctx, cfg.SLS, append([]sls.Option{sls.WithLogger(log.Slog())}, opts.SLS...)...)
 	case DestStdout:
 		return file.New(os.Stdout, "stdout"), nil
 	case DestFile:

@@ -41,6 +41,13 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{map[string]string{"destination": "cloudwatch", "log_group_name": "/a", "log_retention_days": "42"}, "log_retention_days"},
 		{map[string]string{"destination": "cloudwatch", "log_group_name": "/a", "log_group_tags": "novalue"}, "log_group_tags"},
 		{map[string]string{"destination": "sls", "endpoint": "cn-hangzhou.log.aliyuncs.com", "project": "x", "logstore": "audit"}, "project"},
+		// A key of the other destination is refused, not ignored.
+		{map[string]string{"destination": "cloudwatch", "log_group_name": "/a", "logstore": "audit"}, "logstore: applies to another destination"},
+		{map[string]string{"destination": "stdout", "log_group_name": "/a"}, "log_group_name: applies to another destination"},
+		{map[string]string{"destination": "stdout", "file_path": "/tmp/x"}, "file_path: applies to destination file"},
+		{map[string]string{"layout": "xml"}, "layout"},
+		{map[string]string{"max_input_size": "lots"}, "max_input_size"},
+		{map[string]string{"dead_letter_max_files": "0"}, "dead_letter_max_files"},
 	}
 	for _, c := range cases {
 		m := map[string]string{}
@@ -60,7 +67,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.FlushTimeout != 12*time.Second || c.Pipeline.Shape.Layout != "sls" || c.SLS.RetryMaxElapsed != 8*time.Second || c.Pipeline.Enrich.ClusterID != "c1" {
+	if c.FlushTimeout != 12*time.Second || c.Pipeline.Shape.Layout != "sls" || c.SLS.RetryMaxElapsed != 2*time.Second || c.Pipeline.Enrich.ClusterID != "c1" {
 		t.Errorf("config %+v", c)
 	}
 }

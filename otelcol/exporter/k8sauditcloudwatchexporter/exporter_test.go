@@ -51,13 +51,10 @@ func newExporter(t *testing.T, srv *cwtest.Server, mod func(*Config)) exporter.L
 	t.Helper()
 	f := newFactory(cloudwatch.WithAWSConfig(awsConfig()))
 	cfg := f.CreateDefaultConfig().(*Config)
-	cfg.Endpoint = srv.URL
-	cfg.Region = "us-east-1"
-	cfg.LogGroupName, cfg.LogStreamName = group, stream
-	cfg.AutoCreateGroup = true
+	cfg.Destination = map[string]any{"endpoint": srv.URL, "region": "us-east-1", "log_group_name": group, "log_stream_name": stream,
+		"auto_create_group": true, "retry_max_elapsed": "300ms"}
 	cfg.QueueSettings = configoptional.None[exporterhelper.QueueBatchConfig]()
 	cfg.BackOffConfig.Enabled = false
-	cfg.MaxRetryElapsed = 300 * time.Millisecond
 	if mod != nil {
 		mod(cfg)
 	}
@@ -209,6 +206,9 @@ func TestLoadConfig(t *testing.T) {
 		{component.NewID(metadata.Type), ""},
 		{component.NewIDWithName(metadata.Type, "bad_retention"), "log_retention_days"},
 		{component.NewIDWithName(metadata.Type, "no_group"), "log_group_name"},
+		{component.NewIDWithName(metadata.Type, "typo"), "log_grop_name: unknown key (did you mean log_group_name?)"},
+		{component.NewIDWithName(metadata.Type, "sls_key"), "project: unknown key"},
+		{component.NewIDWithName(metadata.Type, "bad_bool"), "auto_create_stream: \"maybe\" is not a boolean"},
 	} {
 		t.Run(tc.id.String(), func(t *testing.T) {
 			cfg := NewFactory().CreateDefaultConfig()
@@ -225,8 +225,15 @@ func TestLoadConfig(t *testing.T) {
 					t.Fatal(err)
 				}
 				c := cfg.(*Config)
-				if c.LogGroupName != "/k8s/{cluster}/audit" || c.TemplateVars["cluster"] != "prod" || !c.QueueSettings.HasValue() {
-					t.Fatalf("config %+v", c)
+				sc, err := c.sinkConfig()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The keys the file sets, and the schema's defaults for the
+				// rest: the same as the Fluent Bit plugin's.
+				if sc.LogGroupName != "/k8s/{cluster}/audit" || sc.Vars["cluster"] != "prod" || !c.QueueSettings.HasValue() ||
+					sc.RetentionDays != 30 || !sc.AutoCreateGroup || !sc.AutoCreateStream || sc.MaxRetryElapsed != 2*time.Second {
+					t.Fatalf("config %+v", sc)
 				}
 				return
 			}

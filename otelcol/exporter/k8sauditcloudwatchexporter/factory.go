@@ -39,19 +39,23 @@ func createDefaultConfig() component.Config {
 	timeout := exporterhelper.NewDefaultTimeoutConfig()
 	timeout.Timeout = 30 * time.Second
 	return &Config{
-		TimeoutConfig:   timeout,
-		QueueSettings:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
-		BackOffConfig:   configretry.NewDefaultBackOffConfig(),
-		LogStreamName:   "audit",
-		MaxRetryElapsed: 10 * time.Second,
+		TimeoutConfig: timeout,
+		QueueSettings: configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		BackOffConfig: configretry.NewDefaultBackOffConfig(),
+		Destination:   map[string]any{},
 	}
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config, opts []cloudwatch.Option) (exporter.Logs, error) {
 	c := cfg.(*Config)
 	hs := auditotel.HelperSettings{Timeout: c.TimeoutConfig, Queue: c.QueueSettings, Retry: c.BackOffConfig}
+	sc, err := c.sinkConfig()
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]cloudwatch.Option{cloudwatch.WithLogger(auditotel.Slog(set.Logger))}, opts...)
 	return auditotel.NewSinkLogs(ctx, set, cfg, "k8saudit_cloudwatch", hs, func(ctx context.Context) (sink.Writer, error) {
-		w, err := cloudwatch.New(ctx, c.sinkConfig(), opts...)
+		w, err := cloudwatch.New(ctx, sc, opts...)
 		if err != nil {
 			return nil, err // not a typed nil inside the interface
 		}

@@ -2,19 +2,24 @@ package k8sauditslsexporter
 
 import (
 	"fmt"
-	"time"
 
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/auditlane/auditlane/common/config"
 	"github.com/auditlane/auditlane/common/sink/sls"
+	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
 )
 
-// Config is the k8saudit_sls exporter configuration. The keys of the
-// destination are those of the sls sink (and of the Fluent Bit plugin);
-// sending_queue, retry_on_failure and timeout are exporterhelper's.
+// Config is the k8saudit_sls exporter configuration: exporterhelper's
+// timeout, sending_queue and retry_on_failure, and the destination keys of
+// sls.Schema — the same keys, values and defaults as the Fluent Bit
+// plugin's (endpoint, project, logstore, retry_max_elapsed, ...). An
+// unknown key fails validation, naming the key and the closest known one.
+// Credentials never come from configuration: RRSA (role_arn, or the
+// ALIBABA_CLOUD_ROLE_ARN / _OIDC_PROVIDER_ARN / _OIDC_TOKEN_FILE variables)
+// or ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET (/ ALIBABA_CLOUD_SECURITY_TOKEN).
 type Config struct {
 	exporterhelper.TimeoutConfig `mapstructure:",squash"`
 	// QueueSettings is exporterhelper's sending_queue; set storage to a
@@ -22,54 +27,24 @@ type Config struct {
 	QueueSettings configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	// BackOffConfig is exporterhelper's retry_on_failure.
 	BackOffConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
-
-	// Endpoint is the regional SLS endpoint (https when no scheme).
-	Endpoint string `mapstructure:"endpoint"`
-	// Project and Logstore name the destination.
-	Project  string `mapstructure:"project"`
-	Logstore string `mapstructure:"logstore"`
-	// Topic, Source and LogTags are set on every LogGroup.
-	Topic   string            `mapstructure:"topic"`
-	Source  string            `mapstructure:"source"`
-	LogTags map[string]string `mapstructure:"log_tags"`
-	// HashKey routes writes to a shard (fixed key or "${field}").
-	HashKey string `mapstructure:"hash_key"`
-	// AccessKeyID, AccessKeySecret and SecurityToken are static
-	// credentials; empty means RRSA or the ALIBABA_CLOUD_* variables.
-	AccessKeyID     string              `mapstructure:"access_key_id"`
-	AccessKeySecret configopaque.String `mapstructure:"access_key_secret"`
-	SecurityToken   configopaque.String `mapstructure:"security_token"`
-	// RoleARN, OIDCProviderARN and OIDCTokenFile configure RRSA.
-	RoleARN         string `mapstructure:"role_arn"`
-	OIDCProviderARN string `mapstructure:"oidc_provider_arn"`
-	OIDCTokenFile   string `mapstructure:"oidc_token_file"`
-	RoleSessionName string `mapstructure:"role_session_name"`
-	STSEndpoint     string `mapstructure:"sts_endpoint"`
-	// MaxBatchBytes and MaxBatchLogs cap one PutLogs call.
-	MaxBatchBytes int `mapstructure:"max_batch_bytes"`
-	MaxBatchLogs  int `mapstructure:"max_batch_logs"`
-	// RetryMaxElapsed bounds the sink's own retries of one batch before
-	// the records go back to exporterhelper's retry_on_failure.
-	RetryMaxElapsed time.Duration `mapstructure:"retry_max_elapsed"`
+	// Destination holds the sls.Schema keys as written.
+	Destination map[string]any `mapstructure:",remain"`
 }
 
-func (c *Config) sinkConfig() sls.Config {
-	return sls.Config{
-		Endpoint: c.Endpoint, Project: c.Project, Logstore: c.Logstore,
-		Topic: c.Topic, Source: c.Source, LogTags: c.LogTags, HashKey: c.HashKey,
-		AccessKeyID: c.AccessKeyID, AccessKeySecret: string(c.AccessKeySecret), SecurityToken: string(c.SecurityToken),
-		RoleARN: c.RoleARN, OIDCProviderARN: c.OIDCProviderARN, OIDCTokenFile: c.OIDCTokenFile,
-		RoleSessionName: c.RoleSessionName, STSEndpoint: c.STSEndpoint,
-		MaxBatchBytes: c.MaxBatchBytes, MaxBatchLogs: c.MaxBatchLogs,
-		RetryMaxElapsed: c.RetryMaxElapsed,
+// sinkConfig returns the sink configuration: the schema's defaults, then
+// the keys set.
+func (c *Config) sinkConfig() (sls.Config, error) {
+	sc := sls.DefaultConfig()
+	if err := auditotel.ApplySection(sls.Schema.For(config.Collector), &sc, c.Destination); err != nil {
+		return sc, err
 	}
+	return sc, sc.Validate()
 }
 
 // Validate checks the configuration; errors name the key and never
 // contain credentials.
 func (c *Config) Validate() error {
-	sc := c.sinkConfig()
-	if err := sc.Validate(); err != nil {
+	if _, err := c.sinkConfig(); err != nil {
 		return fmt.Errorf("k8saudit_sls: %w", err)
 	}
 	return nil

@@ -49,11 +49,12 @@ func newExporter(t *testing.T, srv *slstest.Server, mod func(*Config)) exporter.
 	t.Helper()
 	f := newFactory(sls.WithHTTPClient(srv.Client()))
 	cfg := f.CreateDefaultConfig().(*Config)
-	cfg.Endpoint, cfg.Project, cfg.Logstore = srv.Endpoint(), project, logstore
-	cfg.AccessKeyID, cfg.AccessKeySecret = keyID, keySecret
+	// Credentials come from the environment, never from configuration.
+	t.Setenv(sls.EnvAccessKeyID, keyID)
+	t.Setenv(sls.EnvAccessKeySecret, keySecret)
+	cfg.Destination = map[string]any{"endpoint": srv.Endpoint(), "project": project, "logstore": logstore, "retry_max_elapsed": "300ms"}
 	cfg.QueueSettings = configoptional.None[exporterhelper.QueueBatchConfig]()
 	cfg.BackOffConfig.Enabled = false
-	cfg.RetryMaxElapsed = 300 * time.Millisecond
 	if mod != nil {
 		mod(cfg)
 	}
@@ -177,10 +178,18 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Project != "k8s-audit" || string(c.AccessKeySecret) != "example-secret" || c.Topic != "prod" {
-		t.Fatalf("config %+v", c)
+	sc, err := c.sinkConfig()
+	if err != nil || sc.Project != "k8s-audit" || sc.Topic != "prod" || sc.RetryMaxElapsed != 2*time.Second || sc.AccessKeyID != "" {
+		t.Fatalf("config %+v: %v", sc, err)
 	}
-	if _, err := load(component.NewIDWithName(metadata.Type, "no_project")); err == nil || !strings.Contains(err.Error(), "project") {
-		t.Fatalf("err = %v, want one naming project", err)
+	for name, want := range map[string]string{"no_project": "project", "credentials": "access_key_id: unknown key",
+		"typo": "logstroe: unknown key (did you mean logstore?)"} {
+		_, err := load(component.NewIDWithName(metadata.Type, name))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: err = %v, want %q", name, err, want)
+		}
+		if strings.Contains(err.Error(), "example-secret") {
+			t.Fatalf("error shows a credential: %v", err)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/config"
 	"github.com/auditlane/auditlane/common/pipeline"
 )
 
@@ -33,8 +33,10 @@ const AttrAuditID = "auditlane.audit_id"
 // scalar values.
 type PipelineConfig map[string]any
 
-// Settings converts c into pipeline settings, starting from the defaults.
-// Errors name the key.
+// Settings converts c into pipeline settings, starting from the defaults
+// (pipeline.Schema: the same keys, values and defaults as the Fluent Bit
+// plugin and the command line). Errors name the key as the user wrote it,
+// once ("pipeline::polcy_file: unknown key (did you mean policy_file?)").
 func (c PipelineConfig) Settings() (pipeline.Settings, error) {
 	s := pipeline.DefaultSettings()
 	keys := make([]string, 0, len(c))
@@ -43,32 +45,23 @@ func (c PipelineConfig) Settings() (pipeline.Settings, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !pipeline.Known(k) {
-			return s, fmt.Errorf("pipeline::%s: unknown key (known: %s)", k, strings.Join(pipeline.Keys(), ", "))
-		}
-		v := c[k]
-		var str string
-		switch x := v.(type) {
-		case nil:
+		if c[k] == nil {
 			continue
-		case string:
-			str = x
-		case []any:
-			parts := make([]string, len(x))
-			for i, p := range x {
-				parts[i] = fmt.Sprint(p)
-			}
-			str = strings.Join(parts, ",")
-		case bool, int, int64, uint64, float64:
-			str = fmt.Sprint(x)
-		default:
-			return s, fmt.Errorf("pipeline::%s: unsupported value of type %T", k, v)
 		}
-		if err := s.Set(k, str); err != nil {
+		v, err := config.FromYAML(c[k])
+		if err == nil {
+			err = s.SetValue(k, v)
+		} else {
+			err = config.Errorf(k, "%w", err)
+		}
+		if err != nil {
 			return s, fmt.Errorf("pipeline::%w", err)
 		}
 	}
-	return s, s.Validate()
+	if err := s.Validate(); err != nil {
+		return s, fmt.Errorf("pipeline::%w", err)
+	}
+	return s, nil
 }
 
 // Validate checks the section without loading files.
@@ -97,7 +90,7 @@ func NewFlow(c PipelineConfig, set component.TelemetrySettings, scope string, id
 	}
 	p, dead, err := s.Build()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pipeline::%w", err)
 	}
 	e := s.Enrich
 	f := &Flow{Pipeline: p, dead: dead, logger: set.Logger,
@@ -261,3 +254,27 @@ func Severity(code int) (plog.SeverityNumber, string) {
 
 // Now returns the current time as a pdata timestamp.
 func Now() pcommon.Timestamp { return pcommon.NewTimestampFromTime(time.Now()) }
+
+// ApplySection sets every key of values (a component's settings as
+// decoded from YAML) on target through section s, in key order. Errors
+// name the key, and an unknown key the closest known one.
+func ApplySection(s config.Section, target any, values map[string]any) error {
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if values[k] == nil {
+			continue
+		}
+		v, err := config.FromYAML(values[k])
+		if err != nil {
+			return config.Errorf(k, "%w", err)
+		}
+		if err := s.Set(target, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -93,17 +93,23 @@ func Deliver(ctx context.Context, w sink.Writer, ld plog.Logs, logger *zap.Logge
 	}
 	results := make([]sink.Result, len(recs))
 	werr := w.Write(ctx, recs, results)
-	st := DeliverStats{Permanent: map[string]int{}}
+	st := DeliverStats{Permanent: map[string]int{}, Failed: map[string]int{}}
 	for _, r := range results {
 		switch r.Status {
 		case sink.Delivered:
 			st.Delivered++
 		case sink.Permanent:
 			st.Permanent[r.Reason]++
+			st.Failed[r.Reason]++
 		default:
 			st.Retry++
+			if r.Reason != "" {
+				st.Failed[r.Reason]++
+			}
 		}
 	}
+	// Destination trouble (credentials, permissions, a missing group) is
+	// reported by the writer, at error level and rate-limited.
 	if werr == nil && st.Delivered == len(recs) {
 		return st, nil
 	}
@@ -129,7 +135,9 @@ func Deliver(ctx context.Context, w sink.Writer, ld plog.Logs, logger *zap.Logge
 // DeliverStats counts the outcomes of one Deliver call.
 type DeliverStats struct {
 	Delivered, Retry int
-	Permanent        map[string]int
+	// Permanent counts records refused for good, by reason; Failed every
+	// failed record, by reason.
+	Permanent, Failed map[string]int
 }
 
 // Select returns a copy of ld with only the log records whose running
