@@ -18,8 +18,8 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/auditlane/auditlane/common/config"
 	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/config"
 	"github.com/auditlane/auditlane/common/enrich"
 	"github.com/auditlane/auditlane/common/sink"
 )
