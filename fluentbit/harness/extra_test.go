@@ -86,11 +86,11 @@ func TestOutageMemoryBounded(t *testing.T) {
 		files = append(files, writeFile(t, dir, fmt.Sprintf("c%d", i), logChunk(sample[i:i+1000], time.Now())))
 	}
 	script := []string{"new a", "set a destination sls", "set a endpoint " + sl.Endpoint(), "set a project proj-a",
-		"set a logstore audit", "set a max_retry_elapsed 200ms", "set a retry_initial_interval 50ms",
+		"set a logstore audit", "set a retry_max_elapsed 200ms", "set a retry_initial_interval 50ms",
 		"set a retry_max_interval 100ms", "set a flush_timeout 2s", "set a stats_interval 0", "init a",
 		"flush a warm " + files[0], "rss before"}
 	// During the outage: a new chunk about every 500 ms, answered FLB_RETRY.
-	steps := secs * 2 // each step: a flush (≥ max_retry_elapsed while down) and 250 ms
+	steps := secs * 2 // each step: a flush (≥ retry_max_elapsed while down) and 250 ms
 	for i := 0; i < steps; i++ {
 		script = append(script, fmt.Sprintf("flush a t%d %s", i%8, files[i%len(files)]), "sleep 250")
 		if i == steps/2 || i == steps-1 {

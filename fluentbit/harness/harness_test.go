@@ -530,7 +530,7 @@ func TestOutageRetryWithoutDuplicates(t *testing.T) {
 		"set a project proj-a",
 		"set a logstore audit",
 		"set a max_batch_logs 50",
-		"set a max_retry_elapsed 300ms",
+		"set a retry_max_elapsed 300ms",
 		"set a retry_initial_interval 50ms",
 		"set a retry_max_interval 100ms",
 		"set a flush_timeout 5s",
