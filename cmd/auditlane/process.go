@@ -26,15 +26,20 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	outPath := fs.String("out", "", "write events to `FILE` instead of standard output")
 	fs.StringVar(&set.DeadLetterFile, "dead-letter", "", "append rejected inputs with their reasons to `FILE` (JSON lines)")
 	fs.IntVar(&set.MaxInputSize, "max-input-size", set.MaxInputSize, "reject input values larger than `BYTES`")
-	fs.IntVar(&set.Shape.MaxEventSize, "max-event-size", 0, "shape output events to at most `BYTES` (truncate bodies, then shorten strings); 0: no limit")
+	fs.IntVar(&set.Shape.MaxEventSize, "max-event-size", set.Shape.MaxEventSize, "shape output events to at most `BYTES` (truncate bodies, then shorten strings); 0: no limit")
 	fs.StringVar(&set.Enrich.ClusterName, "cluster-name", "", "cluster `NAME` added to every event")
 	fs.StringVar(&set.Enrich.ClusterID, "cluster-id", "", "cluster `ID` added to every event")
 	fs.StringVar(&set.Enrich.Provider, "provider", "", "`PROVIDER`: eks, ack, gke, aks or self-managed; detected when empty")
 	enrichAll := fs.Bool("enrich", true, "derive identity, request, authorization, network fields and risk tags")
 	fs.BoolVar(&set.Enrich.Annotations, "enrich-annotations", true, "write derived fields into the event as auditlane.io/* annotations")
-	fs.BoolVar(&set.Shape.RedactSecrets, "redact-secrets", false, "replace Secret data and token values even where the policy keeps bodies")
-	fs.BoolVar(&set.Shape.RedactQueryTokens, "redact-query-tokens", false, "replace token-like query parameter values in requestURI")
-	layout := fs.String("layout", "json", "output `LAYOUT`: json, sls (key/value as JSON) or attributes (flat map as JSON)")
+	// Flag defaults are the schema's defaults (pipeline.DefaultSettings):
+	// a flag only changes what it is given.
+	fs.BoolVar(&set.Shape.RedactSecrets, "redact-secrets", set.Shape.RedactSecrets, "replace Secret data even where the policy keeps bodies")
+	fs.BoolVar(&set.Shape.RedactTokens, "redact-tokens", set.Shape.RedactTokens, "replace TokenRequest and TokenReview tokens even where the policy keeps bodies")
+	fs.BoolVar(&set.Shape.RedactQueryTokens, "redact-query-tokens", set.Shape.RedactQueryTokens, "replace token-like query parameter values in requestURI")
+	fs.Func("layout", "output `LAYOUT`: json (default), sls (key/value as JSON) or attributes (flat map as JSON); the same as --set layout=", func(v string) error {
+		return set.Set("layout", v)
+	})
 	fs.StringVar(&set.RiskRulesFile, "risk-rules-file", "", "YAML `FILE` of extra risk rules")
 	fs.Func("set", "set any pipeline `key=value` (as in the Fluent Bit plugin); repeatable", func(kv string) error {
 		k, v, ok := strings.Cut(kv, "=")
@@ -51,9 +56,6 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if !*enrichAll {
 		set.Set("enrich", "off")
 		set.Enrich.Annotations = false
-	}
-	if err := set.Set("layout", *layout); err != nil {
-		return err
 	}
 	p, dead, err := set.Build()
 	if err != nil {

@@ -76,6 +76,12 @@ type proc struct {
 func run(t *testing.T, config string, env []string, logName string) *proc {
 	t.Helper()
 	cfg, _ := filepath.Abs(filepath.Join(root(), "examples", "otelcol", config))
+	return runConfig(t, cfg, env, logName)
+}
+
+// runConfig starts the collector with the configuration file cfg.
+func runConfig(t *testing.T, cfg string, env []string, logName string) *proc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), logName)
 	lf, err := os.Create(logPath)
 	if err != nil {
