@@ -13,7 +13,8 @@ import (
 // (the Fluent Bit output instance, the collector component id) and at most
 // one more label, Label.
 type Metric struct {
-	// Name is the Prometheus name (counters end in _total).
+	// Name is the Prometheus name, as the collector's Prometheus export
+	// writes it (no _total suffix, no unit): the plugin serves the same.
 	Name string
 	// OTel is the OpenTelemetry instrument name, without a unit so that
 	// the collector's Prometheus names equal Name.
@@ -72,27 +73,27 @@ func byRule(rules func(c *Counters) []int64, none func(c *Counters) int64) func(
 
 // Metrics is the one list of auditlane's metrics.
 var Metrics = []Metric{
-	{Name: "auditlane_events_in_total", OTel: "auditlane.events.in", Help: "Audit inputs seen (events, and inputs that could not be decoded), counted once.",
+	{Name: "auditlane_events_in", OTel: "auditlane.events.in", Help: "Audit inputs seen (events, and inputs that could not be decoded), counted once.",
 		samples: one(func(c *Counters) int64 { return c.EventsIn })},
-	{Name: "auditlane_events_kept_total", OTel: "auditlane.events.kept", Help: "Events the policy kept, by rule (none: no rule matched).", Label: "rule",
+	{Name: "auditlane_events_kept", OTel: "auditlane.events.kept", Help: "Events the policy kept, by rule (none: no rule matched).", Label: "rule",
 		samples: byRule(func(c *Counters) []int64 { return c.KeptByRule }, func(c *Counters) int64 { return c.KeptNoMatch })},
-	{Name: "auditlane_events_dropped_total", OTel: "auditlane.events.dropped", Help: "Events the policy dropped, by rule (none: no rule matched).", Label: "rule",
+	{Name: "auditlane_events_dropped", OTel: "auditlane.events.dropped", Help: "Events the policy dropped, by rule (none: no rule matched).", Label: "rule",
 		samples: byRule(func(c *Counters) []int64 { return c.DroppedByRule }, func(c *Counters) int64 { return c.DroppedNoMatch })},
-	{Name: "auditlane_events_rejected_total", OTel: "auditlane.events.rejected", Help: "Inputs rejected, by reason.", Label: "reason",
+	{Name: "auditlane_events_rejected", OTel: "auditlane.events.rejected", Help: "Inputs rejected, by reason.", Label: "reason",
 		samples: byKey(func(c *Counters) map[string]int64 { return c.RejectedByReason })},
-	{Name: "auditlane_input_bytes_total", OTel: "auditlane.input_bytes", Help: "Bytes of input seen.",
+	{Name: "auditlane_input_bytes", OTel: "auditlane.input_bytes", Help: "Bytes of input seen.",
 		samples: one(func(c *Counters) int64 { return c.BytesIn })},
-	{Name: "auditlane_output_bytes_total", OTel: "auditlane.output_bytes", Help: "Bytes of kept events as shaped for the destination.",
+	{Name: "auditlane_output_bytes", OTel: "auditlane.output_bytes", Help: "Bytes of kept events as shaped for the destination.",
 		samples: one(func(c *Counters) int64 { return c.BytesOut })},
-	{Name: "auditlane_events_delivered_total", OTel: "auditlane.events.delivered", Help: "Events the destination acknowledged.", Delivery: true,
+	{Name: "auditlane_events_delivered", OTel: "auditlane.events.delivered", Help: "Events the destination acknowledged.", Delivery: true,
 		samples: one(func(c *Counters) int64 { return c.Delivered })},
-	{Name: "auditlane_events_retried_total", OTel: "auditlane.events.retried", Help: "Events handed back for a later attempt, once per attempt.", Delivery: true,
+	{Name: "auditlane_events_retried", OTel: "auditlane.events.retried", Help: "Events handed back for a later attempt, once per attempt.", Delivery: true,
 		samples: one(func(c *Counters) int64 { return c.Retried })},
-	{Name: "auditlane_events_dead_lettered_total", OTel: "auditlane.events.dead_lettered", Help: "Inputs written to the dead letter, by reason.", Label: "reason", Delivery: true,
+	{Name: "auditlane_events_dead_lettered", OTel: "auditlane.events.dead_lettered", Help: "Inputs written to the dead letter, by reason.", Label: "reason", Delivery: true,
 		samples: byKey(func(c *Counters) map[string]int64 { return c.DeadLettered })},
-	{Name: "auditlane_events_lost_total", OTel: "auditlane.events.lost", Help: "Inputs that ended nowhere, by reason.", Label: "reason", Delivery: true,
+	{Name: "auditlane_events_lost", OTel: "auditlane.events.lost", Help: "Inputs that ended nowhere, by reason.", Label: "reason", Delivery: true,
 		samples: byKey(func(c *Counters) map[string]int64 { return c.Lost })},
-	{Name: "auditlane_sink_errors_total", OTel: "auditlane.sink.errors", Help: "Failed delivery attempts of events, by reason.", Label: "reason", Delivery: true,
+	{Name: "auditlane_sink_errors", OTel: "auditlane.sink.errors", Help: "Failed delivery attempts of events, by reason.", Label: "reason", Delivery: true,
 		samples: byKey(func(c *Counters) map[string]int64 { return c.SinkErrors })},
 	{Name: "auditlane_oldest_pending_age_seconds", OTel: "auditlane.oldest_pending_age_seconds", Help: "Age of the oldest event still waiting for delivery (0: none).", Gauge: true, Delivery: true,
 		samples: func(c *Counters, now time.Time, add func(string, float64)) {

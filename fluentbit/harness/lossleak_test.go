@@ -221,21 +221,21 @@ func TestCountersOnceAcrossRetriesAndMetrics(t *testing.T) {
 	done := make(chan harnessRun, 1)
 	go func() { done <- runHarness(t, dir, harnessEnv(sl.Addr()), script) }()
 	m := scrape(t, addr, time.Now().Add(60*time.Second), func(m map[string]float64) bool {
-		return sumMetric(m, "auditlane_events_in_total", "") >= float64(len(sample)) &&
-			sumMetric(m, "auditlane_events_delivered_total", "") > 0 &&
-			sumMetric(m, "auditlane_events_delivered_total", "") == sumMetric(m, "auditlane_events_kept_total", "")
+		return sumMetric(m, "auditlane_events_in", "") >= float64(len(sample)) &&
+			sumMetric(m, "auditlane_events_delivered", "") > 0 &&
+			sumMetric(m, "auditlane_events_delivered", "") == sumMetric(m, "auditlane_events_kept", "")
 	})
 	r := <-done
 	retries := 0
 	for _, a := range r.results["flush_until a"] {
 		retries += strings.Count(a, "2")
 	}
-	in := sumMetric(m, "auditlane_events_in_total", "")
-	kept := sumMetric(m, "auditlane_events_kept_total", "")
-	dropped := sumMetric(m, "auditlane_events_dropped_total", "")
-	rejected := sumMetric(m, "auditlane_events_rejected_total", "")
+	in := sumMetric(m, "auditlane_events_in", "")
+	kept := sumMetric(m, "auditlane_events_kept", "")
+	dropped := sumMetric(m, "auditlane_events_dropped", "")
+	rejected := sumMetric(m, "auditlane_events_rejected", "")
 	t.Logf("flush answers %v: in=%v kept=%v dropped=%v rejected=%v delivered=%v retried=%v", r.results["flush_until a"], in, kept, dropped,
-		rejected, sumMetric(m, "auditlane_events_delivered_total", ""), sumMetric(m, "auditlane_events_retried_total", ""))
+		rejected, sumMetric(m, "auditlane_events_delivered", ""), sumMetric(m, "auditlane_events_retried", ""))
 	if retries == 0 {
 		t.Fatalf("no FLB_RETRY during the outage: %v", r.results["flush_until a"])
 	}
@@ -245,13 +245,13 @@ func TestCountersOnceAcrossRetriesAndMetrics(t *testing.T) {
 	if got := len(sl.Logs("proj-a", "audit")); float64(got) != kept {
 		t.Errorf("stored %d, kept %v", got, kept)
 	}
-	if sumMetric(m, "auditlane_events_retried_total", "") == 0 {
+	if sumMetric(m, "auditlane_events_retried", "") == 0 {
 		t.Error("retried events not counted")
 	}
-	if sumMetric(m, "auditlane_events_dropped_total", `rule="`) == 0 || sumMetric(m, "auditlane_events_in_total", `component="auditlane.`) != in {
+	if sumMetric(m, "auditlane_events_dropped", `rule="`) == 0 || sumMetric(m, "auditlane_events_in", `component="auditlane.`) != in {
 		t.Errorf("labels missing: %v", m)
 	}
-	if sumMetric(m, "auditlane_sink_errors_total", `reason="`) == 0 {
+	if sumMetric(m, "auditlane_sink_errors", `reason="`) == 0 {
 		t.Errorf("sink errors by reason not counted: %v", m)
 	}
 	if _, ok := m["auditlane_oldest_pending_age_seconds{component=\"auditlane.0\"}"]; !ok {

@@ -66,6 +66,7 @@ processors:
   k8saudit:
     pipeline:
       policy_file: ${env:DIR}/policy.yaml
+      redact_secrets: on
       max_event_size: 1500
       dead_letter_file: ${env:DIR}/dead-processor.jsonl
 exporters:
@@ -234,16 +235,16 @@ func TestSecretsAndListsThroughTheCollector(t *testing.T) {
 	// /metrics: one series per component, no error.
 	m := scrapeCollector(t, "127.0.0.1:"+metrics)
 	for _, c := range []string{"k8saudit/file", "k8saudit/webhook", "k8saudit"} {
-		if v := m[`auditlane_events_in_total{component="`+c+`"}`]; v == 0 {
-			t.Errorf("no auditlane_events_in_total for %s: %v", c, keys(m, "auditlane_events_in_total"))
+		if v := m[`auditlane_events_in{component="`+c+`"}`]; v == 0 {
+			t.Errorf("no auditlane_events_in for %s: %v", c, keys(m, "auditlane_events_in"))
 		}
 	}
-	if v := m[`auditlane_events_dropped_total{component="k8saudit",rule="0"}`] + m[`auditlane_events_dropped_total{component="k8saudit",rule="1"}`]; v == 0 {
-		t.Errorf("processor drops not counted by rule: %v", keys(m, "auditlane_events_dropped_total"))
+	if v := m[`auditlane_events_dropped{component="k8saudit",rule="0"}`] + m[`auditlane_events_dropped{component="k8saudit",rule="1"}`]; v == 0 {
+		t.Errorf("processor drops not counted by rule: %v", keys(m, "auditlane_events_dropped"))
 	}
 	for _, c := range []string{"k8saudit_cloudwatch", "k8saudit_cloudwatch/otlp", "k8saudit_sls"} {
-		if v := m[`auditlane_events_delivered_total{component="`+c+`"}`]; v != float64(want) {
-			t.Errorf("exporter %s delivered %v, want %d: %v", c, v, want, keys(m, "auditlane_events_delivered_total"))
+		if v := m[`auditlane_events_delivered{component="`+c+`"}`]; v != float64(want) {
+			t.Errorf("exporter %s delivered %v, want %d: %v", c, v, want, keys(m, "auditlane_events_delivered"))
 		}
 	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
