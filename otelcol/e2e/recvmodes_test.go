@@ -10,6 +10,7 @@ import (
 	"time"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
 	"github.com/auditlane/auditlane/common/sink/sls/slstest"
@@ -21,15 +22,45 @@ var awsEnv = []string{
 	"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 }
 
-// TestExamplesValidate checks the receiver-mode examples with
-// "otelcol-auditlane validate".
+// TestExamplesValidate checks every collector example with
+// "otelcol-auditlane validate" (unknown keys fail it, naming the key) and
+// that each k8saudit receiver and processor turns redact_secrets on: no
+// Secret value may reach a sink with the example configurations.
 func TestExamplesValidate(t *testing.T) {
-	env := append([]string{"SLS_PROJECT=audit-prj", "SLS_LOGSTORE=audit-ls", "ACK_CLUSTER_ID=c1234", "CONSUMER_NAME=pod-0"}, awsEnv...)
-	for _, f := range []string{"eks-cloudwatch-sls.yaml", "ack-sls-cloudwatch.yaml", "cross-cloud-trail.yaml"} {
-		cmd := exec.Command(collector(t), "validate", "--config", filepath.Join(root(), "examples", "otelcol", f))
+	env := append([]string{"SLS_PROJECT=audit-prj", "SLS_LOGSTORE=audit-ls", "ACK_CLUSTER_ID=c1234", "CONSUMER_NAME=pod-0",
+		"TLS_CERT=/dev/null", "TLS_KEY=/dev/null", "CLIENT_CA=/dev/null"}, awsEnv...)
+	files, _ := filepath.Glob(filepath.Join(root(), "examples", "otelcol", "*.yaml"))
+	more, _ := filepath.Glob(filepath.Join(root(), "examples", "otelcol", "gateway", "*.yaml"))
+	files = append(files, more...)
+	if len(files) < 7 {
+		t.Fatalf("found %d example configurations", len(files))
+	}
+	for _, f := range files {
+		cmd := exec.Command(collector(t), "validate", "--config", f)
 		cmd.Env = append(os.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s: %v\n%s", f, err, out)
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, kind := range []string{"receivers", "processors"} {
+			comps, _ := doc[kind].(map[string]any)
+			for id, cv := range comps {
+				c, _ := cv.(map[string]any)
+				if id != "k8saudit" && !strings.HasPrefix(id, "k8saudit/") {
+					continue
+				}
+				p, _ := c["pipeline"].(map[string]any)
+				if p["redact_secrets"] != true {
+					t.Errorf("%s: %s %s does not set redact_secrets", filepath.Base(f), kind, id)
+				}
+			}
 		}
 	}
 }
