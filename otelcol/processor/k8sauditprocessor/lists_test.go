@@ -27,7 +27,9 @@ type refusing struct {
 	got    []plog.Logs
 }
 
-func (r *refusing) Capabilities() consumer.Capabilities { return consumer.Capabilities{MutatesData: true} }
+func (r *refusing) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: true}
+}
 func (r *refusing) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	if r.refuse > 0 {
 		r.refuse--
