@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -118,17 +117,6 @@ func TestAuthFailuresAreRetriedNotDropped(t *testing.T) {
 	}
 }
 
-// metricsPort returns a free loopback port.
-func metricsPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // scrape reads /metrics at addr, retrying until deadline; the samples come
 // back as "name{labels}" -> value.
 func scrape(t *testing.T, addr string, deadline time.Time, ready func(map[string]float64) bool) map[string]float64 {
@@ -206,7 +194,7 @@ func TestCountersOnceAcrossRetriesAndMetrics(t *testing.T) {
 	for i := 0; i < len(sample); i += 500 {
 		files = append(files, writeFile(t, dir, fmt.Sprintf("c%d.msgpack", i), logChunk(sample[i:i+500], time.Now())))
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", metricsPort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	policy := filepath.Join(repoRoot, "examples", "policies", "cost-saving.yaml")
 	script := []string{
 		"new a", "set a destination sls", "set a endpoint " + sl.Endpoint(), "set a project proj-a", "set a logstore audit",
