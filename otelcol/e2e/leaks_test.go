@@ -150,7 +150,9 @@ func TestSecretsAndListsThroughTheCollector(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(leakPolicy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "audit.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+	// The file holds the shapes as lines and once more as one EventList
+	// line: the receiver splits it like any record.
+	if err := os.WriteFile(filepath.Join(dir, "audit.log"), []byte(strings.Join(lines, "\n")+"\n"+elist+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "collector.yaml")
@@ -172,18 +174,20 @@ func TestSecretsAndListsThroughTheCollector(t *testing.T) {
 		"logRecords": []any{map[string]any{"body": map[string]any{"stringValue": elist}}}}}}}})
 	post(t, "http://"+otlp+"/v1/logs", "application/json", string(otlpBody))
 
-	// Everything the policy keeps arrives: len(shapes) through the file,
-	// len(shapes) through the webhook, len(shapes) through the processor.
+	// Everything the policy keeps arrives: through the file (no policy)
+	// every shape twice and the pod read, through the webhook and the
+	// processor every shape once (the policy drops the pod read).
 	want := len(shapes)
+	wantFile := 2*len(shapes) + 1
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if len(cw.Events("/k8s/leaks", "file")) >= want && len(cw.Events("/k8s/leaks", "otlp")) >= want && len(sl.Logs("audit-prj", "audit-ls")) >= want {
+		if len(cw.Events("/k8s/leaks", "file")) >= wantFile && len(cw.Events("/k8s/leaks", "otlp")) >= want && len(sl.Logs("audit-prj", "audit-ls")) >= want {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	otlpEvents := cw.Events("/k8s/leaks", "otlp")
-	if len(cw.Events("/k8s/leaks", "file")) != want || len(otlpEvents) != want || len(sl.Logs("audit-prj", "audit-ls")) != want {
+	if len(cw.Events("/k8s/leaks", "file")) != wantFile || len(otlpEvents) != want || len(sl.Logs("audit-prj", "audit-ls")) != want {
 		t.Fatalf("stored file=%d otlp=%d webhook=%d, want %d each", len(cw.Events("/k8s/leaks", "file")), len(otlpEvents),
 			len(sl.Logs("audit-prj", "audit-ls")), want)
 	}
@@ -242,9 +246,9 @@ func TestSecretsAndListsThroughTheCollector(t *testing.T) {
 	if v := m[`auditlane_events_dropped{component="k8saudit",rule="0"}`] + m[`auditlane_events_dropped{component="k8saudit",rule="1"}`]; v == 0 {
 		t.Errorf("processor drops not counted by rule: %v", keys(m, "auditlane_events_dropped"))
 	}
-	for _, c := range []string{"k8saudit_cloudwatch", "k8saudit_cloudwatch/otlp", "k8saudit_sls"} {
-		if v := m[`auditlane_events_delivered{component="`+c+`"}`]; v != float64(want) {
-			t.Errorf("exporter %s delivered %v, want %d: %v", c, v, want, keys(m, "auditlane_events_delivered"))
+	for c, n := range map[string]int{"k8saudit_cloudwatch": wantFile, "k8saudit_cloudwatch/otlp": want, "k8saudit_sls": want} {
+		if v := m[`auditlane_events_delivered{component="`+c+`"}`]; v != float64(n) {
+			t.Errorf("exporter %s delivered %v, want %d: %v", c, v, n, keys(m, "auditlane_events_delivered"))
 		}
 	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
