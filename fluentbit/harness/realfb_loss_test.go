@@ -14,6 +14,7 @@ import (
 	"github.com/auditlane/auditlane/common/pipeline"
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
 	"github.com/auditlane/auditlane/common/sink/sls/slstest"
+	"github.com/auditlane/auditlane/internal/secretshapes"
 )
 
 // fluentBit is a running real Fluent Bit.
@@ -340,4 +341,73 @@ func TestRealFluentBitAuthFixedAfterRestart(t *testing.T) {
 	})
 	_ = fb.stop()
 	t.Logf("stored %d events after the restart (kept %d, %d too old for CloudWatch)", len(cw.Events("/auth", "s")), sum(e.kept), e.old)
+}
+
+// TestRealFluentBitSecretsAndMetrics posts every Secret and token shape as
+// the apiserver's webhook does (one EventList) to Fluent Bit's http input,
+// and tails them as lines: with redact_secrets on no marker reaches the
+// output or Fluent Bit's log, and the plugin's /metrics counts each event
+// once with the instance's component label.
+func TestRealFluentBitSecretsAndMetrics(t *testing.T) {
+	bin := realFluentBit(t)
+	dir := t.TempDir()
+	shapes := secretshapes.Shapes(time.Now().Add(-time.Minute))
+	var lines [][]byte
+	var items []string
+	for _, s := range shapes {
+		lines = append(lines, []byte(s.Event))
+		items = append(items, s.Event)
+	}
+	in := filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(in, joinLines(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	port, mport := freePort(t), freePort(t)
+	fb := startFluentBit(t, bin, dir, "fb.conf", fmt.Sprintf(`[SERVICE]
+    Flush 1
+    Grace 2
+[INPUT]
+    Name           tail
+    Path           %s
+    Read_from_Head true
+    Tag            kube.audit
+[INPUT]
+    Name   http
+    Listen 127.0.0.1
+    Port   %d
+    Tag    webhook
+[OUTPUT]
+    Name             auditlane
+    Match_Regex      ^(kube\.audit|webhook)$
+    Workers          2
+    destination      file
+    file_path        %s
+    redact_secrets   on
+    auditlane_log_level debug
+    metrics_listen   127.0.0.1:%d
+`, in, port, out, mport), harnessEnv(""))
+	url := fmt.Sprintf("http://127.0.0.1:%d/webhook", port)
+	elist := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[` + strings.Join(items, ",") + `]}`
+	waitFor(t, fb, 20*time.Second, "webhook accepted", func() bool {
+		resp, err := http.Post(url, "application/json", strings.NewReader(elist))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode/100 == 2
+	})
+	waitFor(t, fb, 30*time.Second, "every shape out twice", func() bool { return countLines(out) >= 2*len(shapes) })
+	m := scrape(t, fmt.Sprintf("127.0.0.1:%d", mport), time.Now().Add(10*time.Second), func(m map[string]float64) bool {
+		return sumMetric(m, "auditlane_events_in", "") >= float64(2*len(shapes))
+	})
+	_ = fb.stop()
+	if got := sumMetric(m, "auditlane_events_in", `component="auditlane.0"`); got != float64(2*len(shapes)) {
+		t.Errorf("auditlane_events_in = %v, want %d", got, 2*len(shapes))
+	}
+	for where, b := range map[string][]byte{"output": mustReadFile(t, out), "fluent-bit log": []byte(fb.logs.String())} {
+		if i := strings.Index(string(b), secretshapes.MarkerPrefix); i >= 0 {
+			t.Errorf("a marker reached the %s: …%s…", where, b[max(0, i-200):min(len(b), i+60)])
+		}
+	}
 }
