@@ -47,10 +47,16 @@
 // are retried with jittered exponential backoff (Config.RetryInitialInterval
 // doubling to Config.RetryMaxInterval) for at most Config.MaxRetryElapsed per
 // batch; the SDK's own retryer is disabled so that Stats count every retry
-// and throttle once. InvalidParameter, AccessDenied, authentication failures
-// and ResourceNotFound (without auto-create) are not retried: the records are
-// Permanent and, with WithLogger, the failure is logged once per reason and
-// log group.
+// and throttle once. Trouble of the destination as a whole — AccessDenied,
+// authentication and signature failures, expired tokens, ResourceNotFound
+// without auto-create — is not retried inside the budget (a second later it
+// fails the same way): the records are Retryable with Result.Destination
+// set, for the caller's own, slower retry (IAM propagation, key rotation and
+// clock skew end), and with WithLogger the failure is logged at error level
+// at most every LogInterval per reason and log group. Only an
+// InvalidParameter answer fails the records of a call for good. Classify
+// maps errors onto these classes by code and by HTTP status; the CloudWatch
+// source uses it too.
 //
 // # Memory
 //

@@ -88,7 +88,7 @@ type Writer struct {
 
 	sem     chan struct{} // API calls in flight
 	streams sync.Map      // routeKey -> *streamState
-	logged  sync.Map      // "reason\x00group" -> struct{}
+	logged  sync.Map      // "reason\x00group" -> time.Time of the last error line
 	closed  atomic.Bool
 
 	eventsSent, bytesSent, batches, retries, throttles atomic.Int64

@@ -34,12 +34,20 @@
 // The SDK's client is used synchronously; its internal retry loop (which
 // retries 500/502/503 for up to 90s regardless of the caller's context) is
 // bypassed, and the writer retries throttling (WriteQuotaExceed,
-// ShardWriteQuotaExceed), 5xx, network errors and credential refresh
-// failures itself, with jittered exponential backoff bounded by
-// RetryMaxElapsed and the Write context. Every record ends with exactly one
-// result: Delivered, Retryable (transient failure outlasting the budget, or
-// in flight when the context ended), Permanent (with a Reason), or Pending
-// (never attempted). The SDK's producer is not used: it drops batches that
+// ShardWriteQuotaExceed, 429), 5xx and network errors itself, with jittered
+// exponential backoff bounded by RetryMaxElapsed and the Write context.
+// Trouble of the destination as a whole — Unauthorized, SignatureNotMatch,
+// InvalidAccessKeyId, 401/403, expired or unobtainable credentials, clock
+// skew, a missing project or logstore, and any answer this package does not
+// know — is not retried inside the budget: the records are Retryable with
+// Result.Destination set, for the caller's own retry, and reported (see
+// WithLogger) at error level at most every LogInterval per reason; it never
+// fails a record for good. Classify maps answers onto these classes by code
+// and by HTTP status; the SLS source uses it too. Every record ends with
+// exactly one result: Delivered, Retryable (transient failure outlasting
+// the budget, destination trouble, or in flight when the context ended),
+// Permanent (the record itself refused, with a Reason), or Pending (never
+// attempted). The SDK's producer is not used: it drops batches that
 // fail during shutdown. Close waits for Write calls in progress and, if
 // its context ends first, cancels them so their records are handed back
 // as Retryable or Pending rather than lost.
