@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/enrich"
 	"github.com/auditlane/auditlane/common/pipeline"
 	"github.com/auditlane/auditlane/common/shape"
 	"github.com/auditlane/auditlane/common/sink"
@@ -127,6 +128,10 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if !*quiet {
 		fmt.Fprintf(stderr, "auditlane: %d events in (%s), %d kept (%s), %d dropped by policy, %d rejected, %d skipped (not audit)\n",
 			c.EventsIn, humanBytes(c.BytesIn), c.Kept, humanBytes(c.BytesOut), c.Dropped, c.Rejected, c.Skipped)
+	}
+	if en := p.Enricher(); en != nil && en.ProviderMismatches() > 0 {
+		fmt.Fprintf(stderr, "auditlane: warning: %d events came from another provider than --provider %s (see annotation %s)\n",
+			en.ProviderMismatches(), set.Enrich.Provider, enrich.AnnProviderMismatch)
 	}
 	if c.Rejected > 0 {
 		return exitError{1}

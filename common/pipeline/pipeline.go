@@ -129,6 +129,9 @@ func New(cfg Config) *Pipeline {
 // Policy returns the configured policy (nil when none).
 func (p *Pipeline) Policy() *policy.Policy { return p.cfg.Policy }
 
+// Enricher returns the configured enricher (nil when enrichment is off).
+func (p *Pipeline) Enricher() *enrich.Enricher { return p.cfg.Enricher }
+
 // Eval runs a decoded event through decide, apply, enrich and shape, and
 // counts nothing: the caller adds the result to a Tally once it knows the
 // result is final (see Tally). Enrichment reads the event as decoded, so
