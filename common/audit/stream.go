@@ -301,7 +301,9 @@ func (d *Decoder) readYAML(first []byte, lineNo int, off int64) ([]byte, int, in
 			d.skipping = true
 			return nil, 0, 0, &DecodeError{Line: lineNo, Offset: off, Pos: -1, Index: -1, Err: ErrTooLarge, Detail: "YAML document longer than " + itoa(d.maxSize()) + " bytes"}
 		}
-		d.acc = append(d.acc, '\n')
+		if len(d.acc) > 0 {
+			d.acc = append(d.acc, '\n')
+		}
 		d.acc = append(d.acc, line...)
 	}
 }
