@@ -336,7 +336,7 @@ func decodeBase64(b64 []byte) ([]byte, error) {
 	if len(b64) > 4*MaxDecoded/3+4 {
 		return nil, errors.New("base64 payload too large")
 	}
-	raw := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+	raw := make([]byte, base64.RawStdEncoding.DecodedLen(len(b64))+3) // room for every alphabet, padded or not
 	n, err := base64.StdEncoding.Decode(raw, b64)
 	if err != nil {
 		// Some encoders leave out the padding, or use the URL alphabet.

@@ -370,7 +370,7 @@ func TestAzureWrappers(t *testing.T) {
 			}
 			recs = append(recs, map[string]any{"time": "2024-05-14T09:21:37.5123456Z", "resourceId": rid, "category": cat,
 				"operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
-				"properties": map[string]any{"log": log, "stream": "stdout", "pod": "kube-apiserver-7b9c6d8f4-x2x7q"}})
+				"properties":    map[string]any{"log": log, "stream": "stdout", "pod": "kube-apiserver-7b9c6d8f4-x2x7q"}})
 			if i%20 == 0 {
 				recs = append(recs, map[string]any{"time": "2024-05-14T09:21:37Z", "resourceId": rid, "category": "kube-apiserver",
 					"properties": map[string]any{"log": "I0514 09:21:37.512 1 controller.go:615] quota admission added evaluator", "pod": "kube-apiserver-7b9c6d8f4-x2x7q"}},
