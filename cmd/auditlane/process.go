@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/auditlane/auditlane/common/audit"
+	"github.com/auditlane/auditlane/common/enrich"
 	"github.com/auditlane/auditlane/common/pipeline"
 	"github.com/auditlane/auditlane/common/shape"
 	"github.com/auditlane/auditlane/common/sink"
@@ -82,6 +83,9 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	var scratch pipeline.Scratch
 	var line []byte
 	reject := func(name string, lineNo int, r *pipeline.Result) error {
+		if r.Outcome == pipeline.Skipped {
+			return nil // a provider's record that is not an audit event: counted
+		}
 		fmt.Fprintf(stderr, "auditlane: %s: %v\n", name, r.Err)
 		if dead != nil {
 			// A decoded event is dead-lettered as shaped (policy applied,
@@ -94,7 +98,7 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	err = decodeInputs(ins, set.MaxInputSize, func(in *input, ev *audit.Event) error {
 		r := p.Process(ev, &scratch)
 		switch r.Outcome {
-		case pipeline.Dropped:
+		case pipeline.Dropped, pipeline.Skipped:
 			return nil
 		case pipeline.Rejected:
 			return reject(in.name, ev.Line, &r)
@@ -124,8 +128,12 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	}
 	c := p.Counters()
 	if !*quiet {
-		fmt.Fprintf(stderr, "auditlane: %d events in (%s), %d kept (%s), %d dropped by policy, %d rejected\n",
-			c.EventsIn, humanBytes(c.BytesIn), c.Kept, humanBytes(c.BytesOut), c.Dropped, c.Rejected)
+		fmt.Fprintf(stderr, "auditlane: %d events in (%s), %d kept (%s), %d dropped by policy, %d rejected, %d skipped (not audit)\n",
+			c.EventsIn, humanBytes(c.BytesIn), c.Kept, humanBytes(c.BytesOut), c.Dropped, c.Rejected, c.Skipped)
+	}
+	if en := p.Enricher(); en != nil && en.ProviderMismatches() > 0 {
+		fmt.Fprintf(stderr, "auditlane: warning: %d events came from another provider than --provider %s (see annotation %s)\n",
+			en.ProviderMismatches(), set.Enrich.Provider, enrich.AnnProviderMismatch)
 	}
 	if c.Rejected > 0 {
 		return exitError{1}

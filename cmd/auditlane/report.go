@@ -206,7 +206,7 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := pipe.Counters()
-	rep.Total = volume{Events: c.EventsIn - c.Rejected, BytesIn: c.BytesIn, Kept: c.Kept, BytesOut: c.BytesOut}
+	rep.Total = volume{Events: c.EventsIn - c.Rejected - c.Skipped, BytesIn: c.BytesIn, Kept: c.Kept, BytesOut: c.BytesOut}
 	rep.Dropped, rep.Rejected, rep.RejectedBy = c.Dropped, c.Rejected, c.RejectedByReason
 	rep.BytesSaved = c.BytesIn - c.BytesOut
 	if c.BytesIn > 0 {

@@ -38,12 +38,20 @@ func Parse(raw []byte, ev *Event) error {
 		return listErr("an EventList")
 	}
 	if ev.isProvider {
-		if _, batch, _ := providerRecords(ev.Raw, nil); batch {
+		sp := &ev.split
+		if perr := sp.convert(ev.Raw, nil); perr != nil {
+			return perr
+		}
+		if len(sp.conv.Units) != 1 {
+			sp.reset()
 			return listErr("a batch of provider records")
 		}
-		if perr := ev.unwrapProvider(); perr != nil {
+		u := &sp.conv.Units[0]
+		sp.cnext = 1
+		if perr := ev.parseUnit(&sp.conv, u); perr != nil {
 			return perr // a nil *DecodeError must not become a non-nil error
 		}
+		ev.Line, ev.Offset, ev.Index = 0, 0, -1
 	}
 	return nil
 }
@@ -109,9 +117,15 @@ func (d *Decoder) Next() (*Event, error) {
 			d.err = err
 			continue
 		}
+		if len(raw) == 0 {
+			continue
+		}
 		ev, perr := d.ev.split.first(&d.ev, raw, line, off)
 		if perr != nil {
 			d.rejected = raw
+			if d.ev.Raw != nil {
+				d.rejected = d.ev.Raw // the failed unit of a converted record
+			}
 			return nil, perr
 		}
 		if ev != nil {

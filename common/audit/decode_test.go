@@ -251,7 +251,9 @@ func TestStreamShapes(t *testing.T) {
 		{"broken pretty value", "{\n  \"auditID\": \"x\",\n  \"verb\": \n" + a + "\n", []string{"!", "a"}},
 		{"garbage", "}{][\n" + a, []string{"!", "a"}},
 		{"nested eventlist", `{"kind":"EventList","items":[{"kind":"EventList","items":[]}]}` + "\n" + a, []string{"!", "a"}},
-		{"two values on a line", a + " " + b + "\n" + c, []string{"!", "c"}},
+		{"two values on a line", a + " " + b + "\n" + c, []string{"a", "b", "c"}},
+		{"concatenated values", a + b + a + "\n" + c, []string{"a", "b", "a", "c"}},
+		{"concatenated then garbage", a + b + "x\n" + c, []string{"a", "b", "!", "c"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -527,7 +529,8 @@ func TestNotAnEvent(t *testing.T) {
 		`{}`:                             false,
 		`{"message":"GET /healthz 200"}`: false,
 		`{"log":"x","stream":"stdout"}`:  false,
-		`{"kind":"Event"}`:               true, // an explicit kind is trusted
+		`{"kind":"Event"}`:               false, // a kind and nothing else
+		`{"kind":"Event","verb":"get"}`:  true,  // an explicit kind is trusted
 		`{"auditID":"a"}`:                true,
 		`{"user":{"username":"u"}}`:      true,
 		`{"stage":"ResponseComplete","level":"Metadata"}`: true,

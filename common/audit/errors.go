@@ -21,6 +21,8 @@ var (
 	ErrAPIVersion = errors.New("unsupported apiVersion")
 	// ErrTooLarge: a line or value exceeds the configured maximum size.
 	ErrTooLarge = errors.New("too large")
+	// ErrMissing: a field every audit Event has is absent (level).
+	ErrMissing = errors.New("missing")
 )
 
 // DecodeError reports why and where an event could not be decoded.
@@ -40,6 +42,9 @@ type DecodeError struct {
 	Err error
 	// Detail adds specifics ("expected string, found number").
 	Detail string
+	// AuditID is the event's auditID when it could be read (a truncated
+	// CloudWatch message, a converted event that failed to decode).
+	AuditID string
 }
 
 // Error implements error.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/auditlane/auditlane/common/provider"
 	"github.com/auditlane/auditlane/internal/jsonstr"
 )
 
@@ -68,7 +69,10 @@ type parseState struct {
 	// isProvider: a cloud provider's record (AKS, GKE) rather than an Event.
 	isProvider  bool
 	sawProvider bool
-	provBuf     []byte // the Event unwrapped from a provider record
+	// hasOrigin: the event was converted from a provider's record (origin
+	// says which); set by the splitter after parse.
+	hasOrigin bool
+	origin    provider.Origin
 }
 
 // reset clears e for a new parse, keeping Raw, positions and buffers. It
@@ -87,7 +91,7 @@ func (e *Event) reset() {
 	ps := &e.parseState
 	ps.have = 0
 	ps.groups, ps.members = ps.groups[:0], ps.members[:0]
-	ps.isList, ps.hasAPIGroup, ps.isProvider, ps.sawProvider = false, false, false, false
+	ps.isList, ps.hasAPIGroup, ps.isProvider, ps.sawProvider, ps.hasOrigin = false, false, false, false, false
 }
 
 // parse decodes e.Raw into e.
@@ -510,6 +514,9 @@ func (e *Event) finish() *DecodeError {
 		sp := e.spans[MemberAPIVersion]
 		return &DecodeError{Pos: sp.ValStart, Index: -1, Field: "apiVersion", Err: ErrAPIVersion, Detail: `"` + e.APIVersion + `"`}
 	}
+	if kind == "Event" && len(e.members) == 1 {
+		return &DecodeError{Pos: -1, Index: -1, Err: ErrKind, Detail: "not an audit Event: kind Event and nothing else"}
+	}
 	if kind == "" && !e.isList {
 		// Without a kind, an object must carry an Event member to count as
 		// one: a stray log line ({"message":...}) or a collector's group
@@ -519,8 +526,11 @@ func (e *Event) finish() *DecodeError {
 			has = has || e.present&(1<<m) != 0
 		}
 		if !has {
-			return &DecodeError{Pos: -1, Index: -1, Err: ErrKind,
-				Detail: "not an audit Event: no kind and none of auditID, stage, verb, requestURI, user"}
+			// Perhaps a provider's wrapper (CloudWatch, Pub/Sub, Log
+			// Analytics, ...): the splitter asks common/provider and
+			// reports ErrKind when it is none.
+			e.isProvider = true
+			return nil
 		}
 	}
 	if e.isList {

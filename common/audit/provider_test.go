@@ -42,9 +42,9 @@ func TestProviderRecordsDecode(t *testing.T) {
 		evs, errs := decodeAll(t, data)
 		want := 1
 		if strings.HasSuffix(f, "records-batch.json") {
-			want = 2 // and one record of another category, rejected
-			if len(errs) != 1 || !errors.Is(errs[0], ErrProvider) {
-				t.Errorf("%s: errors %v, want one ErrProvider", f, errs)
+			want = 2 // and one record of another category, not audit
+			if len(errs) != 1 || !errors.Is(errs[0], ErrNotAudit) {
+				t.Errorf("%s: errors %v, want one ErrNotAudit", f, errs)
 			}
 		} else if len(errs) > 0 {
 			t.Errorf("%s: %v", f, errs)

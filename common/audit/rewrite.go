@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"slices"
 
 	"github.com/auditlane/auditlane/internal/jsonstr"
@@ -21,6 +22,7 @@ type Rewrite struct {
 	arena   []byte // backs SetString values
 	inArena uint32 // members whose value is arena[offs[m][0]:offs[m][1]]
 	offs    [numMembers][2]int
+	tmp     []byte // compaction
 }
 
 type edit struct {
@@ -91,6 +93,7 @@ func (w *Rewrite) AppendTo(dst []byte, ev *Event) []byte {
 		w.sorted = true
 	}
 	raw := ev.Raw
+	start := len(dst)
 	dst = append(dst, '{')
 	first := true
 	written := uint32(0)
@@ -134,7 +137,54 @@ func (w *Rewrite) AppendTo(dst []byte, ev *Event) []byte {
 			dst = append(dst, w.value(m)...)
 		}
 	}
-	return append(dst, '}')
+	dst = append(dst, '}')
+	// One line per event: a member that holds a line break (a
+	// pretty-printed event or body) is compacted; output without one is
+	// left byte for byte as it is.
+	if out := dst[start:]; bytes.IndexByte(out, '\n') >= 0 || bytes.IndexByte(out, '\r') >= 0 {
+		w.tmp = append(w.tmp[:0], out...)
+		dst = AppendCompact(dst[:start], w.tmp)
+	}
+	return dst
+}
+
+// AppendCompact appends the valid JSON v to dst without the whitespace
+// between its tokens; strings are copied as they are.
+func AppendCompact(dst, v []byte) []byte {
+	for i := 0; i < len(v); {
+		c := v[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(v) {
+				k := bytes.IndexAny(v[j:], "\"\\")
+				if k < 0 {
+					j = len(v)
+					break
+				}
+				j += k
+				if v[j] == '\\' {
+					j += 2
+					continue
+				}
+				j++
+				break
+			}
+			dst = append(dst, v[i:min(j, len(v))]...)
+			i = j
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		default:
+			// Copy up to the next string or whitespace.
+			j := i + 1
+			for j < len(v) && v[j] != '"' && v[j] != ' ' && v[j] != '\t' && v[j] != '\n' && v[j] != '\r' {
+				j++
+			}
+			dst = append(dst, v[i:j]...)
+			i = j
+		}
+	}
+	return dst
 }
 
 // CutManagedFields removes metadata.managedFields from the object held in

@@ -3,6 +3,8 @@ package audit
 import (
 	"bufio"
 	"io"
+
+	"github.com/auditlane/auditlane/common/provider"
 )
 
 // This file splits a stream into top-level JSON values. JSON lines take a
@@ -196,6 +198,13 @@ func (d *Decoder) readValue() ([]byte, int, int64, error) {
 			cur = line[t0:t1]
 			c, last := line[t0], line[t1-1]
 			if c != '{' && c != '[' {
+				if c >= '0' && c <= '9' && provider.IsTimestampPrefix(line[t0:t1]) {
+					// A CloudWatch export-task line: "<time> <event>".
+					return line[t0:t1], lineNo, off + int64(t0), nil
+				}
+				if t0 == 0 && isYAMLStart(line) {
+					return d.readYAML(line, lineNo, off)
+				}
 				return fail(ErrNotObject, "line does not start a JSON object or array")
 			}
 			if c == '{' && last == '}' || c == '[' && last == ']' {
@@ -254,4 +263,60 @@ func itoa(n int) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// readYAML gathers one YAML document that starts with first (gcloud
+// logging read writes LogEntries as documents separated by "---"): up to
+// the next document marker, a line that starts a JSON value, or the end.
+func (d *Decoder) readYAML(first []byte, lineNo int, off int64) ([]byte, int, int64, error) {
+	d.acc = d.acc[:0]
+	if !isDocMarker(first) {
+		d.acc = append(d.acc, first...)
+	}
+	for {
+		line, ln, lo, tooLong, err := d.readLine()
+		if err == io.EOF {
+			return d.acc, lineNo, off, nil
+		}
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if len(line) > 0 && (line[0] == '{' || line[0] == '[') {
+			d.pend = append(d.pend[:0], line...)
+			d.pendLine, d.pendOff, d.hasPend = ln, lo, true
+			return d.acc, lineNo, off, nil
+		}
+		if isDocMarker(line) {
+			if len(trimYAMLSpace(d.acc)) == 0 {
+				continue // "---" before the first document
+			}
+			if string(line[:3]) == "---" {
+				d.pend = append(d.pend[:0], line...)
+				d.pendLine, d.pendOff, d.hasPend = ln, lo, true
+			}
+			return d.acc, lineNo, off, nil
+		}
+		if tooLong || len(d.acc)+len(line) > d.maxSize() {
+			d.acc = d.acc[:0]
+			d.skipping = true
+			return nil, 0, 0, &DecodeError{Line: lineNo, Offset: off, Pos: -1, Index: -1, Err: ErrTooLarge, Detail: "YAML document longer than " + itoa(d.maxSize()) + " bytes"}
+		}
+		if len(d.acc) > 0 {
+			d.acc = append(d.acc, '\n')
+		}
+		d.acc = append(d.acc, line...)
+	}
+}
+
+// isDocMarker reports a YAML document start ("---") or end ("...") line.
+func isDocMarker(line []byte) bool {
+	if len(line) < 3 || (string(line[:3]) != "---" && string(line[:3]) != "...") {
+		return false
+	}
+	return len(line) == 3 || line[3] == ' ' || line[3] == '\t'
+}
+
+func trimYAMLSpace(b []byte) []byte {
+	t0, t1 := trimSpace(b)
+	return b[t0:t1]
 }

@@ -3,6 +3,7 @@ package enrich
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,8 +22,16 @@ type SourceIP struct {
 type Result struct {
 	// Cluster.
 	ClusterName, ClusterID string
-	// Provider is the configured provider, else the detected one, else "".
+	// Provider is the configured provider, else the one the record's
+	// wrapper names (a GKE LogEntry, an AKS resource log, an EKS log
+	// group), else the one guessed from the event, else "".
 	Provider string
+	// ProviderMismatch is set when the configured provider differs from the
+	// one the record's wrapper names ("configured eks, record from gke"):
+	// written as the annotation auditlane.io/provider-mismatch and counted
+	// (Enricher.ProviderMismatches) so a wrong provider setting is not
+	// silent.
+	ProviderMismatch string
 
 	Identity  Identity
 	Principal Principal
@@ -101,7 +110,14 @@ type Enricher struct {
 	// earlier events, kept so that events without hints (most of them)
 	// carry the cluster's provider too.
 	detected atomic.Uint32
+	// mismatches counts events whose wrapper names another provider than
+	// the configured one.
+	mismatches atomic.Int64
 }
+
+// ProviderMismatches returns how many events came from a provider other
+// than the configured one (see Result.ProviderMismatch).
+func (e *Enricher) ProviderMismatches() int64 { return e.mismatches.Load() }
 
 var detectable = [...]string{ProviderEKS, ProviderACK, ProviderGKE, ProviderAKS}
 
@@ -147,6 +163,16 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	out.reset()
 	out.parts = e.parts
 	out.ClusterName, out.ClusterID = e.cfg.ClusterName, e.cfg.ClusterID
+	origin, converted := ev.Origin()
+	if converted {
+		// What the record's wrapper names fills what is not configured.
+		if out.ClusterName == "" {
+			out.ClusterName = origin.ClusterName
+		}
+		if out.ClusterID == "" {
+			out.ClusterID = origin.ClusterID
+		}
+	}
 
 	// Identity is always derived: rules and provider detection need it.
 	id := &out.Identity
@@ -161,6 +187,11 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 		}
 	}
 	id.Kind, id.ServiceAccountNamespace, id.ServiceAccountName, id.NodeName = ClassifyUser(id.User, id.Groups)
+	if id.Kind == UserHuman && converted && origin.Provider == ProviderGKE && strings.HasPrefix(id.User, "system:") {
+		// GKE's own components authenticate as system:<component>
+		// (system:kubestore-collector, system:resource-tracker, ...).
+		id.Kind = UserControlPlane
+	}
 
 	// What derives from the user agent is taken now: later lookups may
 	// reuse its slot.
@@ -190,6 +221,16 @@ func (e *Enricher) Enrich(ev *audit.Event, out *Result) {
 	}
 	arn, canonical := uf.arn, uf.canonical
 	out.Provider = e.cfg.Provider
+	if converted && origin.Provider != "" {
+		switch {
+		case out.Provider == ProviderAuto:
+			// The wrapper is evidence; usernames are guesses.
+			out.Provider = origin.Provider
+		case out.Provider != origin.Provider:
+			out.ProviderMismatch = "configured " + out.Provider + ", record from " + origin.Provider
+			e.mismatches.Add(1)
+		}
+	}
 	if out.Provider == ProviderAuto {
 		if p := detectProviderHints(ev.User.Username, ev.User.UID, uaAKS, uaACK, arn != "" || canonical != ""); p != "" {
 			for i, d := range detectable {

@@ -105,6 +105,8 @@ var controlPlaneUsers = map[string]bool{
 	"system:addon-manager":                  true,
 	"system:clustermetrics":                 true,
 	"system:l7-lb-controller":               true,
+	"system:kubestore-collector":            true, // GKE
+	"system:resource-tracker":               true, // GKE
 	"system:managed-certificate-controller": true,
 	"kubelet":                               true, // legacy kubelet identity
 	"aksService":                            true,
@@ -294,7 +296,7 @@ func detectProviderHints(username, uid string, uaAKS, uaACK, hasAWSExtra bool) s
 	case strings.HasPrefix(username, "eks:"), strings.HasPrefix(uid, "aws-iam-authenticator:"), hasAWSExtra:
 		return ProviderEKS
 	case strings.HasPrefix(username, "system:gke-"), strings.HasSuffix(username, "@container-engine-robot.iam.gserviceaccount.com"),
-		username == "system:gcp-controller-manager":
+		username == "system:gcp-controller-manager", username == "system:kubestore-collector":
 		return ProviderGKE
 	case username == "aksService", username == "masterclient", uaAKS:
 		return ProviderAKS

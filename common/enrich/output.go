@@ -15,80 +15,82 @@ const AnnotationPrefix = "auditlane.io/"
 // Annotation keys written into the event (values are strings, as
 // annotations require). Lists are comma-separated.
 const (
-	AnnClusterName   = AnnotationPrefix + "cluster-name"
-	AnnClusterID     = AnnotationPrefix + "cluster-id"
-	AnnProvider      = AnnotationPrefix + "cluster-provider"
-	AnnUserKind      = AnnotationPrefix + "user-kind"
-	AnnEffectiveUser = AnnotationPrefix + "effective-user"
-	AnnSANamespace   = AnnotationPrefix + "serviceaccount-namespace"
-	AnnSAName        = AnnotationPrefix + "serviceaccount-name"
-	AnnNodeName      = AnnotationPrefix + "node-name"
-	AnnAccountID     = AnnotationPrefix + "cloud-account-id"
-	AnnPrincipalType = AnnotationPrefix + "cloud-principal-type"
-	AnnPrincipalARN  = AnnotationPrefix + "cloud-principal-arn"
-	AnnPrincipalName = AnnotationPrefix + "cloud-principal-name"
-	AnnPrincipalID   = AnnotationPrefix + "cloud-principal-id"
-	AnnSessionName   = AnnotationPrefix + "cloud-session-name"
-	AnnAccessKeyID   = AnnotationPrefix + "cloud-access-key-id"
-	AnnLatencyMS     = AnnotationPrefix + "latency-ms"
-	AnnResponseClass = AnnotationPrefix + "response-class"
-	AnnResource      = AnnotationPrefix + "resource"
-	AnnAccess        = AnnotationPrefix + "access"
-	AnnUAClient      = AnnotationPrefix + "user-agent-client"
-	AnnUAVersion     = AnnotationPrefix + "user-agent-version"
-	AnnUAOS          = AnnotationPrefix + "user-agent-os"
-	AnnUAArch        = AnnotationPrefix + "user-agent-arch"
-	AnnRBACBinding   = AnnotationPrefix + "rbac-binding"
-	AnnRBACRole      = AnnotationPrefix + "rbac-role"
-	AnnSourceIPClass = AnnotationPrefix + "source-ip-class"
-	AnnRiskTags      = AnnotationPrefix + "risk-tags"
-	AnnRiskSeverity  = AnnotationPrefix + "risk-severity"
+	AnnClusterName      = AnnotationPrefix + "cluster-name"
+	AnnClusterID        = AnnotationPrefix + "cluster-id"
+	AnnProvider         = AnnotationPrefix + "cluster-provider"
+	AnnProviderMismatch = AnnotationPrefix + "provider-mismatch"
+	AnnUserKind         = AnnotationPrefix + "user-kind"
+	AnnEffectiveUser    = AnnotationPrefix + "effective-user"
+	AnnSANamespace      = AnnotationPrefix + "serviceaccount-namespace"
+	AnnSAName           = AnnotationPrefix + "serviceaccount-name"
+	AnnNodeName         = AnnotationPrefix + "node-name"
+	AnnAccountID        = AnnotationPrefix + "cloud-account-id"
+	AnnPrincipalType    = AnnotationPrefix + "cloud-principal-type"
+	AnnPrincipalARN     = AnnotationPrefix + "cloud-principal-arn"
+	AnnPrincipalName    = AnnotationPrefix + "cloud-principal-name"
+	AnnPrincipalID      = AnnotationPrefix + "cloud-principal-id"
+	AnnSessionName      = AnnotationPrefix + "cloud-session-name"
+	AnnAccessKeyID      = AnnotationPrefix + "cloud-access-key-id"
+	AnnLatencyMS        = AnnotationPrefix + "latency-ms"
+	AnnResponseClass    = AnnotationPrefix + "response-class"
+	AnnResource         = AnnotationPrefix + "resource"
+	AnnAccess           = AnnotationPrefix + "access"
+	AnnUAClient         = AnnotationPrefix + "user-agent-client"
+	AnnUAVersion        = AnnotationPrefix + "user-agent-version"
+	AnnUAOS             = AnnotationPrefix + "user-agent-os"
+	AnnUAArch           = AnnotationPrefix + "user-agent-arch"
+	AnnRBACBinding      = AnnotationPrefix + "rbac-binding"
+	AnnRBACRole         = AnnotationPrefix + "rbac-role"
+	AnnSourceIPClass    = AnnotationPrefix + "source-ip-class"
+	AnnRiskTags         = AnnotationPrefix + "risk-tags"
+	AnnRiskSeverity     = AnnotationPrefix + "risk-severity"
 )
 
 // Attribute keys of the flat map. OpenTelemetry semantic conventions are
 // used where they define the value; the rest live under "auditlane.".
 const (
-	AttrClusterName     = "k8s.cluster.name"
-	AttrClusterUID      = "k8s.cluster.uid"
-	AttrCloudProvider   = "cloud.provider"
-	AttrCloudAccountID  = "cloud.account.id"
-	AttrClusterProvider = "auditlane.cluster.provider"
-	AttrUserName        = "user.name"
-	AttrUserID          = "user.id"
-	AttrUserKind        = "auditlane.user.kind"
-	AttrImpersonator    = "auditlane.user.impersonator"
-	AttrSANamespace     = "auditlane.user.serviceaccount.namespace"
-	AttrSAName          = "auditlane.user.serviceaccount.name"
-	AttrNodeName        = "k8s.node.name"
-	AttrPrincipalType   = "auditlane.cloud.principal.type"
-	AttrPrincipalARN    = "auditlane.cloud.principal.arn"
-	AttrPrincipalName   = "auditlane.cloud.principal.name"
-	AttrPrincipalID     = "auditlane.cloud.principal.id"
-	AttrSessionName     = "auditlane.cloud.session_name"
-	AttrAccessKeyID     = "auditlane.cloud.access_key_id"
-	AttrNamespace       = "k8s.namespace.name"
-	AttrResource        = "auditlane.resource"
-	AttrAccess          = "auditlane.access"
-	AttrStatusCode      = "http.response.status_code"
-	AttrResponseClass   = "auditlane.response_class"
-	AttrLatencyMS       = "auditlane.latency_ms"
-	AttrUserAgent       = "user_agent.original"
-	AttrUAName          = "user_agent.name"
-	AttrUAVersion       = "user_agent.version"
-	AttrUAOS            = "user_agent.os.name"
-	AttrUAArch          = "auditlane.user_agent.arch"
-	AttrDecision        = "auditlane.authz.decision"
-	AttrReason          = "auditlane.authz.reason"
-	AttrBindingKind     = "auditlane.rbac.binding.kind"
-	AttrBindingName     = "auditlane.rbac.binding.name"
-	AttrRoleKind        = "auditlane.rbac.role.kind"
-	AttrRoleName        = "auditlane.rbac.role.name"
-	AttrSourceAddress   = "source.address"
-	AttrSourceClass     = "auditlane.source.ip_class"
-	AttrSourceAddresses = "auditlane.source.addresses"
-	AttrSourceClasses   = "auditlane.source.ip_classes"
-	AttrRiskTags        = "auditlane.risk.tags"
-	AttrRiskSeverity    = "auditlane.risk.severity"
+	AttrClusterName      = "k8s.cluster.name"
+	AttrClusterUID       = "k8s.cluster.uid"
+	AttrCloudProvider    = "cloud.provider"
+	AttrCloudAccountID   = "cloud.account.id"
+	AttrClusterProvider  = "auditlane.cluster.provider"
+	AttrProviderMismatch = "auditlane.cluster.provider_mismatch"
+	AttrUserName         = "user.name"
+	AttrUserID           = "user.id"
+	AttrUserKind         = "auditlane.user.kind"
+	AttrImpersonator     = "auditlane.user.impersonator"
+	AttrSANamespace      = "auditlane.user.serviceaccount.namespace"
+	AttrSAName           = "auditlane.user.serviceaccount.name"
+	AttrNodeName         = "k8s.node.name"
+	AttrPrincipalType    = "auditlane.cloud.principal.type"
+	AttrPrincipalARN     = "auditlane.cloud.principal.arn"
+	AttrPrincipalName    = "auditlane.cloud.principal.name"
+	AttrPrincipalID      = "auditlane.cloud.principal.id"
+	AttrSessionName      = "auditlane.cloud.session_name"
+	AttrAccessKeyID      = "auditlane.cloud.access_key_id"
+	AttrNamespace        = "k8s.namespace.name"
+	AttrResource         = "auditlane.resource"
+	AttrAccess           = "auditlane.access"
+	AttrStatusCode       = "http.response.status_code"
+	AttrResponseClass    = "auditlane.response_class"
+	AttrLatencyMS        = "auditlane.latency_ms"
+	AttrUserAgent        = "user_agent.original"
+	AttrUAName           = "user_agent.name"
+	AttrUAVersion        = "user_agent.version"
+	AttrUAOS             = "user_agent.os.name"
+	AttrUAArch           = "auditlane.user_agent.arch"
+	AttrDecision         = "auditlane.authz.decision"
+	AttrReason           = "auditlane.authz.reason"
+	AttrBindingKind      = "auditlane.rbac.binding.kind"
+	AttrBindingName      = "auditlane.rbac.binding.name"
+	AttrRoleKind         = "auditlane.rbac.role.kind"
+	AttrRoleName         = "auditlane.rbac.role.name"
+	AttrSourceAddress    = "source.address"
+	AttrSourceClass      = "auditlane.source.ip_class"
+	AttrSourceAddresses  = "auditlane.source.addresses"
+	AttrSourceClasses    = "auditlane.source.ip_classes"
+	AttrRiskTags         = "auditlane.risk.tags"
+	AttrRiskSeverity     = "auditlane.risk.severity"
 )
 
 // Annotations calls emit for each auditlane.io/* annotation derived for the
@@ -112,6 +114,7 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 	w.add(qAnnClusterName, r.ClusterName)
 	w.add(qAnnClusterID, r.ClusterID)
 	w.add(qAnnProvider, r.Provider)
+	w.add(qAnnProviderMismatch, r.ProviderMismatch)
 	if r.parts.identity {
 		id := &r.Identity
 		w.addSafe(qAnnUserKind, id.Kind.String())
@@ -175,34 +178,35 @@ func (r *Result) AppendAnnotationsJSON(dst []byte, comma bool) ([]byte, int) {
 // opening quote, preceded by the separating comma (dropped for the first
 // member).
 const (
-	qAnnClusterName   = `,"` + AnnClusterName + `":"`
-	qAnnClusterID     = `,"` + AnnClusterID + `":"`
-	qAnnProvider      = `,"` + AnnProvider + `":"`
-	qAnnUserKind      = `,"` + AnnUserKind + `":"`
-	qAnnEffectiveUser = `,"` + AnnEffectiveUser + `":"`
-	qAnnSANamespace   = `,"` + AnnSANamespace + `":"`
-	qAnnSAName        = `,"` + AnnSAName + `":"`
-	qAnnNodeName      = `,"` + AnnNodeName + `":"`
-	qAnnAccountID     = `,"` + AnnAccountID + `":"`
-	qAnnPrincipalType = `,"` + AnnPrincipalType + `":"`
-	qAnnPrincipalARN  = `,"` + AnnPrincipalARN + `":"`
-	qAnnPrincipalName = `,"` + AnnPrincipalName + `":"`
-	qAnnPrincipalID   = `,"` + AnnPrincipalID + `":"`
-	qAnnSessionName   = `,"` + AnnSessionName + `":"`
-	qAnnAccessKeyID   = `,"` + AnnAccessKeyID + `":"`
-	qAnnLatencyMS     = `,"` + AnnLatencyMS + `":"`
-	qAnnResponseClass = `,"` + AnnResponseClass + `":"`
-	qAnnResource      = `,"` + AnnResource + `":"`
-	qAnnAccess        = `,"` + AnnAccess + `":"`
-	qAnnUAClient      = `,"` + AnnUAClient + `":"`
-	qAnnUAVersion     = `,"` + AnnUAVersion + `":"`
-	qAnnUAOS          = `,"` + AnnUAOS + `":"`
-	qAnnUAArch        = `,"` + AnnUAArch + `":"`
-	qAnnRBACBinding   = `,"` + AnnRBACBinding + `":"`
-	qAnnRBACRole      = `,"` + AnnRBACRole + `":"`
-	qAnnSourceIPClass = `,"` + AnnSourceIPClass + `":"`
-	qAnnRiskTags      = `,"` + AnnRiskTags + `":"`
-	qAnnRiskSeverity  = `,"` + AnnRiskSeverity + `":"`
+	qAnnClusterName      = `,"` + AnnClusterName + `":"`
+	qAnnClusterID        = `,"` + AnnClusterID + `":"`
+	qAnnProvider         = `,"` + AnnProvider + `":"`
+	qAnnProviderMismatch = `,"` + AnnProviderMismatch + `":"`
+	qAnnUserKind         = `,"` + AnnUserKind + `":"`
+	qAnnEffectiveUser    = `,"` + AnnEffectiveUser + `":"`
+	qAnnSANamespace      = `,"` + AnnSANamespace + `":"`
+	qAnnSAName           = `,"` + AnnSAName + `":"`
+	qAnnNodeName         = `,"` + AnnNodeName + `":"`
+	qAnnAccountID        = `,"` + AnnAccountID + `":"`
+	qAnnPrincipalType    = `,"` + AnnPrincipalType + `":"`
+	qAnnPrincipalARN     = `,"` + AnnPrincipalARN + `":"`
+	qAnnPrincipalName    = `,"` + AnnPrincipalName + `":"`
+	qAnnPrincipalID      = `,"` + AnnPrincipalID + `":"`
+	qAnnSessionName      = `,"` + AnnSessionName + `":"`
+	qAnnAccessKeyID      = `,"` + AnnAccessKeyID + `":"`
+	qAnnLatencyMS        = `,"` + AnnLatencyMS + `":"`
+	qAnnResponseClass    = `,"` + AnnResponseClass + `":"`
+	qAnnResource         = `,"` + AnnResource + `":"`
+	qAnnAccess           = `,"` + AnnAccess + `":"`
+	qAnnUAClient         = `,"` + AnnUAClient + `":"`
+	qAnnUAVersion        = `,"` + AnnUAVersion + `":"`
+	qAnnUAOS             = `,"` + AnnUAOS + `":"`
+	qAnnUAArch           = `,"` + AnnUAArch + `":"`
+	qAnnRBACBinding      = `,"` + AnnRBACBinding + `":"`
+	qAnnRBACRole         = `,"` + AnnRBACRole + `":"`
+	qAnnSourceIPClass    = `,"` + AnnSourceIPClass + `":"`
+	qAnnRiskTags         = `,"` + AnnRiskTags + `":"`
+	qAnnRiskSeverity     = `,"` + AnnRiskSeverity + `":"`
 )
 
 // annWriter appends "key":"value" members.
@@ -326,6 +330,7 @@ func (r *Result) each(fn func(ann, attr, v string)) {
 	put(AnnClusterName, AttrClusterName, r.ClusterName)
 	put(AnnClusterID, AttrClusterUID, r.ClusterID)
 	put(AnnProvider, AttrClusterProvider, r.Provider)
+	put(AnnProviderMismatch, AttrProviderMismatch, r.ProviderMismatch)
 	put("", AttrCloudProvider, CloudProvider(r.Provider))
 	if r.ResponseCode != 0 && r.codeStr == "" {
 		r.codeStr = strconv.Itoa(r.ResponseCode)

@@ -18,6 +18,10 @@ import (
 type Counters struct {
 	EventsIn, BytesIn, BytesOut int64
 	Kept, Dropped, Rejected     int64
+	// Skipped counts provider records that are not audit events, by
+	// reason (not_audit): in = kept + dropped + rejected + skipped.
+	Skipped         int64
+	SkippedByReason map[string]int64
 	// KeptByLevel counts kept events by effective policy level.
 	KeptByLevel [4]int64
 	// KeptByRule and DroppedByRule are indexed by rule; KeptNoMatch and
@@ -91,6 +95,7 @@ func (c *Counters) init(p *policy.Policy) {
 	c.KeptByRule = make([]int64, n)
 	c.DroppedByRule = make([]int64, n)
 	c.RejectedByReason = map[string]int64{}
+	c.SkippedByReason = map[string]int64{}
 }
 
 // Counters returns a snapshot of the counters.
@@ -101,6 +106,7 @@ func (p *Pipeline) Counters() Counters {
 	c.KeptByRule = append([]int64(nil), c.KeptByRule...)
 	c.DroppedByRule = append([]int64(nil), c.DroppedByRule...)
 	c.RejectedByReason = cloneMap(p.c.RejectedByReason)
+	c.SkippedByReason = cloneMap(p.c.SkippedByReason)
 	c.DeliveryCounts = p.Delivery.Snapshot()
 	return c
 }
@@ -188,6 +194,9 @@ func (c *Counters) add(r *tallied) {
 	case Rejected:
 		c.Rejected++
 		c.RejectedByReason[r.reason]++
+	case Skipped:
+		c.Skipped++
+		c.SkippedByReason[r.reason]++
 	}
 }
 

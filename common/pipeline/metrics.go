@@ -81,6 +81,8 @@ var Metrics = []Metric{
 		samples: byRule(func(c *Counters) []int64 { return c.DroppedByRule }, func(c *Counters) int64 { return c.DroppedNoMatch })},
 	{Name: "auditlane_events_rejected", OTel: "auditlane.events.rejected", Help: "Inputs rejected, by reason.", Label: "reason",
 		samples: byKey(func(c *Counters) map[string]int64 { return c.RejectedByReason })},
+	{Name: "auditlane_events_skipped", OTel: "auditlane.events.skipped", Help: "Provider records that are not audit events (not_audit), by reason.", Label: "reason",
+		samples: byKey(func(c *Counters) map[string]int64 { return c.SkippedByReason })},
 	{Name: "auditlane_input_bytes", OTel: "auditlane.input_bytes", Help: "Bytes of input seen.",
 		samples: one(func(c *Counters) int64 { return c.BytesIn })},
 	{Name: "auditlane_output_bytes", OTel: "auditlane.output_bytes", Help: "Bytes of kept events as shaped for the destination.",

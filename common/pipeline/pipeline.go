@@ -28,6 +28,11 @@ const (
 	Dropped
 	// Rejected: the input could not be decoded; Result.Err says why.
 	Rejected
+	// Skipped: the input is a provider's log record that is not an audit
+	// event (audit.ErrNotAudit: an AKS kube-apiserver category, a GKE
+	// container.googleapis.com entry, a CloudWatch control message): not
+	// delivered, not dead-lettered, counted by reason (not_audit).
+	Skipped
 )
 
 // String returns the outcome's name as used in counters.
@@ -39,6 +44,8 @@ func (o Outcome) String() string {
 		return "dropped"
 	case Rejected:
 		return "rejected"
+	case Skipped:
+		return "skipped"
 	}
 	return "unknown"
 }
@@ -122,6 +129,9 @@ func New(cfg Config) *Pipeline {
 // Policy returns the configured policy (nil when none).
 func (p *Pipeline) Policy() *policy.Policy { return p.cfg.Policy }
 
+// Enricher returns the configured enricher (nil when enrichment is off).
+func (p *Pipeline) Enricher() *enrich.Enricher { return p.cfg.Enricher }
+
 // Eval runs a decoded event through decide, apply, enrich and shape, and
 // counts nothing: the caller adds the result to a Tally once it knows the
 // result is final (see Tally). Enrichment reads the event as decoded, so
@@ -132,6 +142,14 @@ func (p *Pipeline) Eval(ev *audit.Event, s *Scratch) Result {
 		d = p.cfg.Policy.Decide(ev)
 	}
 	base := Result{Decision: d, Raw: ev.Raw, Size: len(ev.Raw), Index: ev.Index, AuditID: ev.AuditID, Decoded: true}
+	if ev.Level == "" && p.cfg.Policy == nil {
+		// The apiserver always writes level. With a policy the level is
+		// the policy's decision; without one there is no level to keep,
+		// and none is invented.
+		r := rejected(&audit.DecodeError{Pos: -1, Index: ev.Index, Field: "level", Err: audit.ErrMissing, Detail: "an audit Event always has a level", AuditID: ev.AuditID}, ev.Raw, len(ev.Raw))
+		r.Index, r.AuditID = ev.Index, ev.AuditID
+		return r
+	}
 	w := &s.Rewrite
 	w.Reset()
 	if !policy.Apply(ev, d, w) {
@@ -226,7 +244,15 @@ func (p *Pipeline) Reject(err error, size int) Result {
 func RejectResult(err error, raw []byte) Result { return rejected(err, raw, len(raw)) }
 
 func rejected(err error, raw []byte, size int) Result {
-	return Result{Outcome: Rejected, Err: err, Reason: Reason(err), Raw: raw, Size: size, Index: -1, Decision: policy.Decision{Rule: -1}}
+	r := Result{Outcome: Rejected, Err: err, Reason: Reason(err), Raw: raw, Size: size, Index: -1, Decision: policy.Decision{Rule: -1}}
+	var de *audit.DecodeError
+	if errors.As(err, &de) {
+		r.AuditID = de.AuditID
+	}
+	if errors.Is(err, audit.ErrNotAudit) {
+		r.Outcome = Skipped
+	}
+	return r
 }
 
 // Reason returns the counter label for a decode error.
@@ -250,6 +276,12 @@ func Reason(err error) string {
 		return "invalid_provider_record"
 	case errors.Is(err, audit.ErrList):
 		return "list"
+	case errors.Is(err, audit.ErrNotAudit):
+		return "not_audit"
+	case errors.Is(err, audit.ErrTruncated):
+		return "truncated"
+	case errors.Is(err, audit.ErrMissing):
+		return "missing_field"
 	}
 	return "other"
 }

@@ -71,7 +71,7 @@ func TestOutcomesAndCounters(t *testing.T) {
 	if !strings.Contains(string(r.Out), `"auditlane.io/cluster-name":"c1"`) || r.Time.IsZero() {
 		t.Errorf("not enriched or no time: %s", r.Out)
 	}
-	if r := p.ProcessRaw([]byte(`{"verb":"watch","stage":"ResponseComplete"}`), &sc); r.Outcome != Dropped || r.Decision.Rule != 0 {
+	if r := p.ProcessRaw([]byte(`{"verb":"watch","stage":"ResponseComplete","level":"Metadata"}`), &sc); r.Outcome != Dropped || r.Decision.Rule != 0 {
 		t.Errorf("watch: %+v", r)
 	}
 	if r := p.ProcessRaw([]byte(`{"verb":`), &sc); r.Outcome != Rejected || r.Reason != "invalid_json" || !errors.Is(r.Err, audit.ErrSyntax) {

@@ -1,11 +1,13 @@
 package provider
 
+import "strings"
+
 // aksRecord holds the raw values of one AKS resource log record.
 type aksRecord struct {
 	time, resourceID, category, properties, records []byte
 }
 
-func unwrapAKS(dst, obj []byte) ([]byte, error) {
+func unwrapAKS(dst, obj []byte, origin *Origin) ([]byte, error) {
 	var r aksRecord
 	it, _ := newObjIter(obj, 0)
 	for {
@@ -38,13 +40,10 @@ func unwrapAKS(dst, obj []byte) ([]byte, error) {
 			return dst, typeErr(AKS, f.name, "string", f.v)
 		}
 	}
-	if !isNull(r.category) {
-		switch c := r.category[1 : len(r.category)-1]; string(c) {
-		case "kube-audit", "kube-audit-admin":
-		default:
-			return dst, fail(AKS, "category", ErrValue, quoteShort(c)+" is not an audit category (want kube-audit or kube-audit-admin)")
-		}
+	if err := aksCategory("category", r.category); err != nil {
+		return dst, err
 	}
+	setAKSOrigin(origin, r.resourceID)
 	if isNull(r.properties) {
 		return dst, fail(AKS, "properties", ErrMissing, "")
 	}
@@ -71,7 +70,63 @@ func unwrapAKS(dst, obj []byte) ([]byte, error) {
 	if isNull(log) {
 		return dst, fail(AKS, "properties.log", ErrMissing, "")
 	}
+	add := [...]annotation{
+		{AnnProvider, []byte(`"aks"`)}, {AnnFormat, quoted(origin.Format)},
+		{AnnAKSCategory, r.category}, {AnnAKSResourceID, r.resourceID}, {AnnAKSPod, pod}, {AnnAKSTime, r.time},
+	}
+	return appendInnerEvent(dst, AKS, "properties.log", log, add[:])
+}
 
+// aksCategory accepts the audit categories (or none) and turns any other
+// into ErrNotAudit.
+func aksCategory(field string, category []byte) error {
+	if isNull(category) {
+		return nil
+	}
+	switch c := category[1 : len(category)-1]; string(c) {
+	case "kube-audit", "kube-audit-admin":
+		return nil
+	default:
+		return fail(AKS, field, ErrNotAudit, quoteShort(c)+" is not an audit category (kube-audit, kube-audit-admin)")
+	}
+}
+
+// setAKSOrigin reads the cluster from a resource ID
+// /SUBSCRIPTIONS/S/RESOURCEGROUPS/G/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/NAME
+// (a raw JSON string).
+func setAKSOrigin(origin *Origin, resourceID []byte) {
+	if isNull(resourceID) {
+		return
+	}
+	var buf [256]byte
+	id := string(str(resourceID, buf[:]))
+	origin.ClusterID = id
+	parts := strings.Split(strings.Trim(id, "/"), "/")
+	for i := 0; i+1 < len(parts); i += 2 {
+		switch strings.ToLower(parts[i]) {
+		case "subscriptions":
+			origin.AccountID = parts[i+1]
+		case "managedclusters":
+			origin.ClusterName = parts[i+1]
+		}
+	}
+}
+
+// quoted returns s as a raw JSON string ("" for an empty s: left out).
+func quoted(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return appendQuote(nil, s)
+}
+
+// appendInnerEvent appends the audit Event that log holds (a JSON string
+// holding it, or the object itself), byte for byte except for its
+// annotations member, which gets the annotations add (those with a nil
+// value are left out) before the Event's own ones not under Prefix. field
+// names log in errors; a log that does not hold an audit Event is
+// ErrNotEvent.
+func appendInnerEvent(dst []byte, k Kind, field string, log []byte, add []annotation) ([]byte, error) {
 	var ev []byte
 	switch log[0] {
 	case '{':
@@ -83,34 +138,35 @@ func unwrapAKS(dst, obj []byte) ([]byte, error) {
 		ev = *bp
 		s := skipWS(ev, 0)
 		if s >= len(ev) {
-			return dst, fail(AKS, "properties.log", ErrNotEvent, "empty string")
+			return dst, fail(k, field, ErrNotEvent, "empty string")
 		}
-		if err := validate(AKS, "properties.log", ev); err != nil {
-			return dst, fail(AKS, "properties.log", ErrNotEvent, "the string is not JSON")
+		if err := validate(k, field, ev); err != nil {
+			return dst, fail(k, field, ErrNotEvent, "the string is not JSON")
 		}
 		if ev[s] != '{' {
-			return dst, fail(AKS, "properties.log", ErrNotEvent, "the string holds a JSON "+jsonType(ev[s:]))
+			return dst, fail(k, field, ErrNotEvent, "the string holds a JSON "+jsonType(ev[s:]))
 		}
 	default:
-		return dst, typeErr(AKS, "properties.log", "string or object", log)
+		return dst, typeErr(k, field, "string or object", log)
 	}
-	ann, err := eventAnnotations(ev)
+	return appendEvent(dst, k, field, ev, add)
+}
+
+// appendEvent appends ev, a valid JSON object holding an audit Event, with
+// the annotations add.
+func appendEvent(dst []byte, k Kind, field string, ev []byte, add []annotation) ([]byte, error) {
+	ann, err := eventAnnotations(k, field, ev)
 	if err != nil {
 		return dst, err
 	}
-
-	// Annotations added, in order.
-	var add [5]annotation
-	na := 0
-	add[na] = annotation{AnnProvider, []byte(`"aks"`)}
-	na++
-	for _, a := range [...]annotation{{AnnAKSCategory, r.category}, {AnnAKSResourceID, r.resourceID}, {AnnAKSPod, pod}, {AnnAKSTime, r.time}} {
+	n := 0
+	for _, a := range add {
 		if !isNull(a.v) {
-			add[na] = a
-			na++
+			add[n] = a
+			n++
 		}
 	}
-
+	add = add[:n]
 	start := skipWS(ev, 0)
 	end := len(ev)
 	for end > start && isWS(ev[end-1]) {
@@ -118,7 +174,7 @@ func unwrapAKS(dst, obj []byte) ([]byte, error) {
 	}
 	if ann.vs > 0 {
 		dst = append(dst, ev[start:ann.vs]...)
-		dst = appendAnnotations(dst, add[:na], ev[ann.vs:ann.ve])
+		dst = appendAnnotations(dst, add, ev[ann.vs:ann.ve])
 		return append(dst, ev[ann.ve:end]...), nil
 	}
 	// No annotations member: add one before the closing brace.
@@ -127,7 +183,7 @@ func unwrapAKS(dst, obj []byte) ([]byte, error) {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"annotations":`...)
-	dst = appendAnnotations(dst, add[:na], nil)
+	dst = appendAnnotations(dst, add, nil)
 	return append(dst, '}'), nil
 }
 
@@ -147,7 +203,7 @@ type eventInfo struct {
 
 // eventAnnotations checks that ev (a valid JSON object) is an audit Event
 // and locates its annotations.
-func eventAnnotations(ev []byte) (eventInfo, error) {
+func eventAnnotations(k Kind, field string, ev []byte) (eventInfo, error) {
 	var info eventInfo
 	var kind, apiVersion []byte
 	hasAuditID, hasStage := false, false
@@ -174,7 +230,7 @@ func eventAnnotations(ev []byte) (eventInfo, error) {
 				break
 			}
 			if v[0] != '{' {
-				return info, typeErr(AKS, "properties.log.annotations", "object", v)
+				return info, typeErr(k, field+".annotations", "object", v)
 			}
 			info.vs, info.ve = vs, ve
 		}
@@ -182,13 +238,13 @@ func eventAnnotations(ev []byte) (eventInfo, error) {
 	switch {
 	case string(kind) == `"Event"`:
 	case kind != nil && !isNull(kind):
-		return info, fail(AKS, "properties.log", ErrNotEvent, "kind is "+shortRaw(kind))
+		return info, fail(k, field, ErrNotEvent, "kind is "+shortRaw(kind))
 	case apiVersion != nil && !isNull(apiVersion):
 		if len(apiVersion) < 15 || string(apiVersion[:14]) != `"audit.k8s.io/` {
-			return info, fail(AKS, "properties.log", ErrNotEvent, "apiVersion is "+shortRaw(apiVersion))
+			return info, fail(k, field, ErrNotEvent, "apiVersion is "+shortRaw(apiVersion))
 		}
 	case !hasAuditID || !hasStage:
-		return info, fail(AKS, "properties.log", ErrNotEvent, "no kind, apiVersion, auditID or stage")
+		return info, fail(k, field, ErrNotEvent, "no kind, apiVersion, auditID or stage")
 	}
 	return info, nil
 }
@@ -206,10 +262,15 @@ func shortRaw(v []byte) string {
 // with Prefix.
 func appendAnnotations(dst []byte, add []annotation, old []byte) []byte {
 	dst = append(dst, '{')
-	for i, a := range add {
-		if i > 0 {
+	first := true
+	for _, a := range add {
+		if isNull(a.v) {
+			continue
+		}
+		if !first {
 			dst = append(dst, ',')
 		}
+		first = false
 		dst = appendQuote(dst, a.key)
 		dst = append(dst, ':')
 		dst = append(dst, a.v...)
@@ -217,7 +278,6 @@ func appendAnnotations(dst []byte, add []annotation, old []byte) []byte {
 	if old == nil || old[0] != '{' {
 		return append(dst, '}')
 	}
-	first := len(add) == 0
 	it, _ := newObjIter(old, 0)
 	for {
 		key, ks, _, ve, ok := it.next()

@@ -3,7 +3,13 @@
 // of auditlane sees one format. The decoder (common/audit) calls Detect for
 // a top-level object that is not an audit Event, Records to split an Azure
 // batch, and Unwrap for each record; this package does not import
-// common/audit.
+// common/audit. The decoder's splitter hands every top-level object that
+// is not an audit Event to Convert, which recognises each format below by
+// its content (no flag) and returns one Unit per record: the Event, or why
+// the record is not one (ErrNotAudit: another log category or service,
+// counted as skipped; ErrTruncated: cut by the transport). Export-task
+// lines go through ExportLine; YAML, gzip and concatenated JSON are turned
+// into JSON values by the splitter first.
 //
 // Every annotation Unwrap adds starts with Prefix ("auditlane.io/", the
 // enricher's prefix); annotations or labels under that prefix already in the
@@ -84,7 +90,8 @@
 //	                           for exec/attach/portforward), 1 → 499, 2 → 500,
 //	                           3 → 400, 4 → 504, 5 → 404, 6 → 409, 7 → 403,
 //	                           8 → 429, 9 → 400, 10 → 409, 11 → 400, 12 → 501,
-//	                           13 → 500, 14 → 503, 15 → 500, 16 → 401
+//	                           13 → 500, 14 → 503, 15 → 500, 16 → 401; refined
+//	                           by the message (see Status codes and reasons)
 //	responseStatus.status,     "Failure", protoPayload.status.message and the
 //	  .message, .reason        matching metav1 StatusReason, for non-zero codes
 //	requestObject              protoPayload.request without its "@type" member,
@@ -111,18 +118,99 @@
 // command) and a proxy subresource's path; the audit level the policy
 // chose (inferred from which bodies are present); latency
 // (requestReceivedTimestamp equals stageTimestamp); the exact HTTP code
-// where several map to one google.rpc code (422 Invalid arrives as 3 → 400;
-// 410 Gone, 405 are not distinguishable); objectRef.uid and
+// where several map to one google.rpc code and the message does not tell
+// them apart; objectRef.uid and
 // resourceVersion; responseStatus.details; the RequestReceived stage.
 // Records whose methodName is not a Kubernetes API call (GKE's own API,
 // google.container.v1.*) or whose serviceName is not k8s.io are rejected.
+//
+// # Export wrappers
+//
+// Every converted Event gets annotations[auditlane.io/format] naming its
+// wrapper and, where the wrapper names it, auditlane.io/provider; the
+// decoder also reports the cluster (Origin), which enrichment uses as
+// cluster name and id when they are not configured. Wrapper metadata
+// replaces any auditlane.io/* annotation the Event carried.
+//
+//	format                   recognised by                    recovered / lost
+//	cloudwatch-subscription  messageType, logEvents           each logEvents[].message (the Event, byte for
+//	                         (Kinesis, Firehose records)      byte but its annotations); owner → aws-account-id,
+//	                                                          logGroup, logStream, id → aws-event-id, timestamp
+//	                                                          (ms) → aws-timestamp; /aws/eks/NAME/cluster →
+//	                                                          provider eks, cluster NAME. subscriptionFilters
+//	                                                          is not kept. A CONTROL_MESSAGE and messages that
+//	                                                          are not JSON audit Events (klog text of the other
+//	                                                          EKS streams) are not_audit.
+//	  (Lambda)               awslogs.data                     base64 of gzip of the above
+//	  (Firehose → S3)        {...}{...}, gzip members         split into values, each as above
+//	cloudwatch-events        events: [...]                    aws logs filter-log-events / get-log-events:
+//	                                                          logStreamName, eventId, timestamp, ingestionTime;
+//	                                                          no log group or account in the output (provider
+//	                                                          eks from a kube-apiserver-audit-* stream name)
+//	cloudwatch-insights      @message                         @log "ACCOUNT:GROUP", @logStream, @timestamp;
+//	                                                          rows without @message are rejected
+//	cloudwatch-export        "<RFC 3339 time> {...}" lines    the time → aws-timestamp; group and stream are
+//	                                                          only in the S3 key, not in the line
+//	  (any of them)          message ending [Truncated...]    rejected with reason truncated, the auditID read
+//	                                                          from the cut text in the error (as pull does)
+//	gke-log-entry            protoPayload                     see GKE above; also without protoPayload.@type
+//	                                                          when serviceName is k8s.io or methodName io.k8s.*;
+//	                                                          serviceName other than k8s.io (container.googleapis
+//	                                                          .com) and google.* methods are not_audit
+//	  (gcloud YAML)          "key:" / "---" / "#" at column 0 YAML documents → JSON (key order kept); gcloud's
+//	                                                          --format=json is a JSON array, split as one
+//	gke-pubsub               message.data + subscription,     base64 data holding a LogEntry: messageId →
+//	                         ackId + message, receivedMessages gcp-pubsub-message-id, push subscription →
+//	                                                          gcp-pubsub-subscription; attributes and
+//	                                                          publishTime are not kept; a LogEntry without an
+//	                                                          AuditLog payload is not_audit
+//	gke-bigquery             protopayload_auditlog            rebuilt as a LogEntry: requestJson/responseJson
+//	                                                          parsed back into request/response, timestamps
+//	                                                          ("2024-05-14 10:02:11.402318 UTC", epoch seconds)
+//	                                                          → RFC 3339, "6"/"true" strings → numbers/booleans.
+//	                                                          Label keys were sanitised by BigQuery: those the
+//	                                                          apiserver writes (authorization.k8s.io/decision
+//	                                                          and /reason, pod-security.kubernetes.io/*, ...)
+//	                                                          are restored, others keep the sanitised key
+//	aks-resource-log         properties / category / records  see AKS above; an Event Hub or storage batch may
+//	                                                          mix categories: kube-apiserver, guard,
+//	                                                          cluster-autoscaler, ... records are not_audit;
+//	                                                          properties.log may be the Event object itself
+//	azure-diagnostics        log_s or Type AzureDiagnostics   Log Analytics AzureDiagnostics rows: log_s is the
+//	                                                          Event; Category, ResourceId, TimeGenerated, pod_s
+//	                                                          as for a resource log; aks-table AzureDiagnostics
+//	aks-audit-table          AuditId / RequestUri or Type     Log Analytics AKSAudit / AKSAuditAdmin rows,
+//	                         AKSAudit, AKSAuditAdmin          rebuilt: Level, AuditId, Stage, RequestUri, Verb,
+//	                                                          User, SourceIps, UserAgent, ObjectRef,
+//	                                                          ResponseStatus, RequestObject, ResponseObject,
+//	                                                          RequestReceivedTime, StageReceivedTime,
+//	                                                          Annotations (dynamic columns as objects or JSON
+//	                                                          text). Lost: apiVersion (written as
+//	                                                          audit.k8s.io/v1), impersonatedUser (no column),
+//	                                                          member order; bodies Log Analytics replaced by
+//	                                                          "skipped-too-big-size-object" are left out and
+//	                                                          named in aks-skipped-objects
+//
+// # Status codes and reasons
+//
+// GKE's google.rpc codes are mapped to HTTP as in google/rpc/code.proto and
+// the reason is the one k8s.io/apimachinery/pkg/api/errors gives that HTTP
+// status. Where GKE folds several apiserver answers into one code, the
+// apiserver's own message tells them apart (TestRPCReasonsMatchAPIMachinery
+// checks each against the apiserver's constructors): "... already exists"
+// → 409 AlreadyExists, "Operation cannot be fulfilled on ..." → 409
+// Conflict, "... is invalid: ..." → 422 Invalid, "too old resource
+// version" → 410 Expired, "... is not supported on resources of kind ..."
+// → 405 MethodNotAllowed, "Request entity too large: ..." → 413, "... could
+// not be completed at this time, please try again." → 500 ServerTimeout.
 //
 // # Errors
 //
 // Unwrap validates its input (JSON syntax and UTF-8) before reading it, so
 // its output is always valid JSON; every failure is an *Error naming the
 // offending field of the provider record and one sentinel (ErrSyntax,
-// ErrMissing, ErrType, ErrValue, ErrNotEvent, ErrNotProvider). Error
+// ErrMissing, ErrType, ErrValue, ErrNotEvent, ErrNotProvider, ErrNotAudit,
+// ErrTruncated). Error
 // messages quote metadata only (categories, method names, kinds), never
 // request or response bodies or the text of properties.log.
 package provider

@@ -1,6 +1,8 @@
 package provider_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -75,4 +77,53 @@ func aksInner(t *testing.T, rec []byte) []byte {
 		return []byte(s)
 	}
 	return r.Properties.Log
+}
+
+// FuzzConvert: Convert never panics; every unit it returns is either an
+// error or valid one-line JSON; ExportLine and the audit splitter (which
+// also turns YAML, gzip and concatenated values into JSON) never panic.
+// Seeds: testdata/fuzz/FuzzConvert plus a wrapper of each format built
+// around a real event.
+func FuzzConvert(f *testing.F) {
+	evs := realEvents(f)[:3]
+	data := dataMessage(evs, true)
+	f.Add(data)
+	f.Add(mustJSON(map[string]any{"awslogs": map[string]string{"data": base64.StdEncoding.EncodeToString(gz(data))}}))
+	f.Add(append(append([]byte{}, data...), data...))
+	f.Add([]byte(`{"events":[{"logStreamName":"kube-apiserver-audit-1","timestamp":1,"message":` + string(mustJSON(string(evs[0]))) + `}]}`))
+	f.Add([]byte(`{"@message":` + string(mustJSON(string(evs[1]))) + `,"@log":"1:/aws/eks/c/cluster"}`))
+	f.Add([]byte("2024-05-14T10:02:11.402Z " + string(evs[2])))
+	for _, e := range khiEntries(f)[:1] {
+		f.Add(mustJSON(map[string]any{"message": map[string]any{"data": base64.StdEncoding.EncodeToString(e), "messageId": "1"}, "subscription": "s"}))
+		f.Add([]byte(`{"receivedMessages":[{"ackId":"a","message":{"data":"` + base64.StdEncoding.EncodeToString(e) + `"}}]}`))
+	}
+	f.Add([]byte(`{"protopayload_auditlog":{"methodName":"io.k8s.core.v1.pods.get","requestJson":"{}"},"insertId":"i","timestamp":"2024-05-14 10:02:11 UTC"}`))
+	f.Add([]byte(`{"Type":"AKSAudit","AuditId":"a","Level":"Metadata","User":"{\"username\":\"u\"}","RequestObject":"skipped-too-big-size-object"}`))
+	f.Add([]byte(`{"Category":"kube-audit","log_s":` + string(mustJSON(string(evs[0]))) + `,"ResourceId":"/SUBSCRIPTIONS/S/MANAGEDCLUSTERS/C"}`))
+	f.Add([]byte("insertId: x\nprotoPayload:\n  methodName: io.k8s.core.v1.pods.get\n---\na: [1, {b: c}]\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var o provider.Out
+		_ = provider.Convert(&o, in)
+		_ = provider.ExportLine(&o, in)
+		for i := range o.Units {
+			u := &o.Units[i]
+			if u.Err != nil {
+				continue
+			}
+			b := o.Bytes(u)
+			if !json.Valid(b) {
+				t.Fatalf("unit %d is not valid JSON: %q (input %q)", i, b, in)
+			}
+			if bytes.ContainsAny(b, "\n\r") {
+				t.Fatalf("unit %d spans lines: %q", i, b)
+			}
+		}
+		var ev audit.Event
+		audit.Records(in, &ev, func(e *audit.Event, err error) bool {
+			if err == nil && !json.Valid(e.Raw) {
+				t.Fatalf("Records yields invalid JSON %q", e.Raw)
+			}
+			return true
+		})
+	})
 }

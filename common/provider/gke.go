@@ -31,12 +31,15 @@ type slot struct {
 	want byte // '"', '{', '[', 'b' (boolean), '0' (number)
 }
 
-func readObject(path string, v []byte, slots []slot) error {
+func readObject(path string, v []byte, slots []slot) error { return readSlots(GKE, path, v, slots) }
+
+// readSlots is readObject for records of kind k.
+func readSlots(k Kind, path string, v []byte, slots []slot) error {
 	if isNull(v) {
 		return nil
 	}
 	if v[0] != '{' {
-		return typeErr(GKE, path, "object", v)
+		return typeErr(k, path, "object", v)
 	}
 	it, _ := newObjIter(v, 0)
 	for {
@@ -50,7 +53,7 @@ func readObject(path string, v []byte, slots []slot) error {
 			}
 			val := v[vs:ve]
 			if !isNull(val) {
-				if err := checkType(path, s.name, val, s.want); err != nil {
+				if err := checkType(k, path, s.name, val, s.want); err != nil {
 					return err
 				}
 				*s.dst = val
@@ -62,9 +65,11 @@ func readObject(path string, v []byte, slots []slot) error {
 
 // checkType checks that v has the JSON type want; the field path is built
 // only for the error.
-func checkType(path, name string, v []byte, want byte) error {
+func checkType(k Kind, path, name string, v []byte, want byte) error {
 	var typ string
 	switch want {
+	case 0:
+		return nil
 	case '"':
 		if v[0] == '"' {
 			return nil
@@ -95,7 +100,7 @@ func checkType(path, name string, v []byte, want byte) error {
 	if path != "" {
 		f = path + "." + name
 	}
-	return typeErr(GKE, f, typ, v)
+	return typeErr(k, f, typ, v)
 }
 
 // str returns the text of a raw JSON string value, unescaped into buf when
@@ -360,16 +365,17 @@ var rpcStatus = [17]struct {
 	reason string
 }{
 	0:  {200, ""},
-	1:  {499, ""},                   // CANCELLED
-	2:  {500, "InternalError"},      // UNKNOWN
-	3:  {400, "BadRequest"},         // INVALID_ARGUMENT
-	4:  {504, "Timeout"},            // DEADLINE_EXCEEDED
-	5:  {404, "NotFound"},           // NOT_FOUND
-	6:  {409, "AlreadyExists"},      // ALREADY_EXISTS
-	7:  {403, "Forbidden"},          // PERMISSION_DENIED
-	8:  {429, "TooManyRequests"},    // RESOURCE_EXHAUSTED
-	9:  {400, "BadRequest"},         // FAILED_PRECONDITION
-	10: {409, "Conflict"},           // ABORTED
+	1:  {499, ""},                // CANCELLED
+	2:  {500, ""},                // UNKNOWN
+	3:  {400, "BadRequest"},      // INVALID_ARGUMENT
+	4:  {504, "Timeout"},         // DEADLINE_EXCEEDED
+	5:  {404, "NotFound"},        // NOT_FOUND
+	6:  {409, "AlreadyExists"},   // ALREADY_EXISTS
+	7:  {403, "Forbidden"},       // PERMISSION_DENIED
+	8:  {429, "TooManyRequests"}, // RESOURCE_EXHAUSTED
+	9:  {400, "BadRequest"},      // FAILED_PRECONDITION
+	10: {409, "Conflict"},        // ABORTED: the apiserver's Conflict
+	//                                  (the message tells AlreadyExists apart)
 	11: {400, "BadRequest"},         // OUT_OF_RANGE
 	12: {501, ""},                   // UNIMPLEMENTED
 	13: {500, "InternalError"},      // INTERNAL
@@ -378,29 +384,78 @@ var rpcStatus = [17]struct {
 	16: {401, "Unauthorized"},       // UNAUTHENTICATED
 }
 
-func unwrapGKE(dst, obj []byte) ([]byte, error) {
+// unwrapGKE converts the LogEntry obj; extra annotations (from an
+// enclosing wrapper) are written after the LogEntry's own.
+// rpcHTTP returns the HTTP status and metav1 StatusReason for a
+// google.rpc code and the status message. GKE folds several apiserver
+// answers into one code (409 AlreadyExists and Conflict into ALREADY_EXISTS
+// or ABORTED, 422 Invalid into INVALID_ARGUMENT, ...): the message, which
+// the apiserver words per reason (k8s.io/apimachinery/pkg/api/errors),
+// tells them apart.
+func rpcHTTP(rpc int, msg []byte) (int, string) {
+	code, reason := rpcStatus[rpc].code, rpcStatus[rpc].reason
+	m := string(msg)
+	switch code {
+	case 409:
+		switch {
+		case strings.HasPrefix(m, "Operation cannot be fulfilled on "):
+			return 409, "Conflict"
+		case strings.Contains(m, " already exists"):
+			return 409, "AlreadyExists"
+		}
+	case 400:
+		switch {
+		case strings.Contains(m, " is invalid: ") || strings.HasSuffix(m, " is invalid"):
+			return 422, "Invalid"
+		case strings.Contains(m, "too old resource version"):
+			return 410, "Expired"
+		case strings.Contains(m, " is not supported on resources of kind "):
+			return 405, "MethodNotAllowed"
+		case strings.HasPrefix(m, "Request entity too large: "):
+			return 413, "RequestEntityTooLarge"
+		}
+	case 500:
+		switch {
+		case strings.HasSuffix(m, "could not be completed at this time, please try again."):
+			return 500, "ServerTimeout"
+		case rpc == 2 && strings.HasPrefix(m, "Internal error occurred: "):
+			return 500, "InternalError"
+		}
+	}
+	return code, reason
+}
+
+func unwrapGKE(dst, obj []byte, origin *Origin, extra []annotation) ([]byte, error) {
 	var r gkeRecord
 	if err := r.read(obj); err != nil {
 		return dst, err
 	}
 	var buf [256]byte
-	if isNull(r.typ) {
-		return dst, fail(GKE, "protoPayload.@type", ErrMissing, "")
-	}
-	if t := str(r.typ, buf[:]); string(t) != AuditLogType {
-		return dst, fail(GKE, "protoPayload.@type", ErrValue, quoteShort(t)+" is not "+AuditLogType)
+	setGKEOrigin(origin, &r)
+	if !isNull(r.typ) {
+		if t := str(r.typ, buf[:]); string(t) != AuditLogType {
+			return dst, fail(GKE, "protoPayload.@type", ErrNotAudit, quoteShort(t)+" is not "+AuditLogType)
+		}
 	}
 	if !isNull(r.serviceName) {
 		if s := str(r.serviceName, buf[:]); string(s) != "k8s.io" {
-			return dst, fail(GKE, "protoPayload.serviceName", ErrValue, quoteShort(s)+" is not k8s.io")
+			return dst, fail(GKE, "protoPayload.serviceName", ErrNotAudit, quoteShort(s)+" is not k8s.io")
 		}
 	}
 	if isNull(r.methodName) {
 		return dst, fail(GKE, "protoPayload.methodName", ErrMissing, "")
 	}
 	method := string(str(r.methodName, buf[:]))
+	if isNull(r.typ) && isNull(r.serviceName) && !strings.HasPrefix(method, "io.k8s.") {
+		// Without @type and serviceName only a Kubernetes method name says
+		// the payload is a Kubernetes AuditLog.
+		return dst, fail(GKE, "protoPayload.@type", ErrMissing, "and no serviceName k8s.io or io.k8s. method")
+	}
 	ref, ok := parseMethod(method)
 	if !ok {
+		if strings.HasPrefix(method, "google.") {
+			return dst, fail(GKE, "protoPayload.methodName", ErrNotAudit, quoteShort([]byte(method))+" is not a Kubernetes API method")
+		}
 		return dst, fail(GKE, "protoPayload.methodName", ErrValue, quoteShort([]byte(method))+" is not a Kubernetes API method")
 	}
 	if !isNull(r.resourceName) {
@@ -435,7 +490,8 @@ func unwrapGKE(dst, obj []byte) ([]byte, error) {
 		}
 		rpc = n
 	}
-	httpCode := rpcStatus[rpc].code
+	var msgBuf [512]byte
+	httpCode, reason := rpcHTTP(rpc, str(r.statusMessage, msgBuf[:]))
 	if rpc == 0 {
 		switch {
 		case ref.subresource == "exec" || ref.subresource == "attach" || ref.subresource == "portforward":
@@ -524,7 +580,7 @@ func unwrapGKE(dst, obj []byte) ([]byte, error) {
 			dst = append(dst, `,"message":`...)
 			dst = append(dst, r.statusMessage...)
 		}
-		if reason := rpcStatus[rpc].reason; reason != "" {
+		if reason != "" {
 			dst = append(dst, `,"reason":"`...)
 			dst = append(dst, reason...)
 			dst = append(dst, '"')
@@ -546,7 +602,9 @@ func unwrapGKE(dst, obj []byte) ([]byte, error) {
 	dst = append(dst, `,"stageTimestamp":`...)
 	dst = append(dst, ts...)
 
-	dst = append(dst, `,"annotations":{"`+AnnProvider+`":"gke","`+AnnReconstructed+`":"requestURI,level,stage,responseStatus"`...)
+	dst = append(dst, `,"annotations":{"`+AnnProvider+`":"gke","`+AnnFormat+`":`...)
+	dst = appendQuote(dst, origin.Format)
+	dst = append(dst, `,"`+AnnReconstructed+`":"requestURI,level,stage,responseStatus"`...)
 	if isNull(r.project) && !isNull(r.logName) {
 		// logName is "projects/P/logs/...".
 		if ln := str(r.logName, buf[:]); len(ln) > 9 && string(ln[:9]) == "projects/" {
@@ -571,7 +629,15 @@ func unwrapGKE(dst, obj []byte) ([]byte, error) {
 	}
 	if !isNull(r.delegation) {
 		dst = append(dst, `,"`+AnnGCPDelegation+`":`...)
-		dst = appendQuote(dst, r.delegation)
+		dst = appendQuote(dst, compactJSON(buf[:0], r.delegation))
+	}
+	for _, a := range extra {
+		if !isNull(a.v) {
+			dst = append(dst, ',')
+			dst = appendQuote(dst, a.key)
+			dst = append(dst, ':')
+			dst = append(dst, a.v...)
+		}
 	}
 	hasDecision := false
 	if !isNull(r.labels) {
@@ -661,4 +727,22 @@ func appendWithoutType(dst, v []byte) []byte {
 		dst = append(dst, v[ks:ve]...)
 	}
 	return append(dst, '}')
+}
+
+// setGKEOrigin names the cluster of a LogEntry: resource.labels (the
+// project from logName when the labels lack it).
+func setGKEOrigin(o *Origin, r *gkeRecord) {
+	var buf [256]byte
+	project := string(str(r.project, buf[:]))
+	if project == "" {
+		if ln := string(str(r.logName, buf[:])); strings.HasPrefix(ln, "projects/") {
+			project, _, _ = strings.Cut(ln[len("projects/"):], "/")
+		}
+	}
+	location := string(str(r.location, buf[:]))
+	o.ClusterName = string(str(r.cluster, buf[:]))
+	o.AccountID = project
+	if project != "" && location != "" && o.ClusterName != "" {
+		o.ClusterID = "projects/" + project + "/locations/" + location + "/clusters/" + o.ClusterName
+	}
 }

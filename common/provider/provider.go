@@ -22,15 +22,19 @@ const (
 	// GKE: a Cloud Logging LogEntry carrying a Cloud Audit Logs AuditLog
 	// for a Kubernetes API call.
 	GKE
+	// EKS: CloudWatch Logs wrappers (subscription messages, exports).
+	EKS
 )
 
-// String returns "none", "aks" or "gke".
+// String returns "none", "aks", "gke" or "eks".
 func (k Kind) String() string {
 	switch k {
 	case AKS:
 		return "aks"
 	case GKE:
 		return "gke"
+	case EKS:
+		return "eks"
 	}
 	return "none"
 }
@@ -41,22 +45,33 @@ const Prefix = "auditlane.io/"
 
 // Annotation keys Unwrap writes into the Event.
 const (
-	AnnProvider      = Prefix + "provider"               // "aks" or "gke"
-	AnnReconstructed = Prefix + "reconstructed"          // GKE: Event fields rebuilt rather than copied
-	AnnAKSResourceID = Prefix + "aks-resource-id"        // resourceId
-	AnnAKSCategory   = Prefix + "aks-category"           // category
-	AnnAKSPod        = Prefix + "aks-pod"                // properties.pod
-	AnnAKSTime       = Prefix + "aks-time"               // time
-	AnnGCPProject    = Prefix + "gcp-project"            // resource.labels.project_id
-	AnnGCPLocation   = Prefix + "gcp-location"           // resource.labels.location
-	AnnGCPCluster    = Prefix + "gcp-cluster"            // resource.labels.cluster_name
-	AnnGCPLogName    = Prefix + "gcp-log-name"           // logName
-	AnnGCPInsertID   = Prefix + "gcp-insert-id"          // insertId
-	AnnGCPReceived   = Prefix + "gcp-receive-timestamp"  // receiveTimestamp
-	AnnGCPCallerIP   = Prefix + "gcp-caller-ip"          // callerIp that is not an IP address
-	AnnGCPDelegation = Prefix + "gcp-delegation"         // authenticationInfo.serviceAccountDelegationInfo (JSON)
-	AnnGCPSeverity   = Prefix + "gcp-severity"           // severity
-	AnnGCPOperation  = Prefix + "gcp-operation-producer" // operation.producer
+	AnnProvider      = Prefix + "provider"                // "aks", "gke" or "eks"
+	AnnFormat        = Prefix + "format"                  // the wrapper format (Format* constants)
+	AnnReconstructed = Prefix + "reconstructed"           // GKE: Event fields rebuilt rather than copied
+	AnnAKSResourceID = Prefix + "aks-resource-id"         // resourceId
+	AnnAKSCategory   = Prefix + "aks-category"            // category
+	AnnAKSPod        = Prefix + "aks-pod"                 // properties.pod
+	AnnAKSTime       = Prefix + "aks-time"                // time
+	AnnGCPProject    = Prefix + "gcp-project"             // resource.labels.project_id
+	AnnGCPLocation   = Prefix + "gcp-location"            // resource.labels.location
+	AnnGCPCluster    = Prefix + "gcp-cluster"             // resource.labels.cluster_name
+	AnnGCPLogName    = Prefix + "gcp-log-name"            // logName
+	AnnGCPInsertID   = Prefix + "gcp-insert-id"           // insertId
+	AnnGCPReceived   = Prefix + "gcp-receive-timestamp"   // receiveTimestamp
+	AnnGCPCallerIP   = Prefix + "gcp-caller-ip"           // callerIp that is not an IP address
+	AnnGCPDelegation = Prefix + "gcp-delegation"          // authenticationInfo.serviceAccountDelegationInfo (JSON)
+	AnnGCPSeverity   = Prefix + "gcp-severity"            // severity
+	AnnGCPOperation  = Prefix + "gcp-operation-producer"  // operation.producer
+	AnnGCPPubSubID   = Prefix + "gcp-pubsub-message-id"   // Pub/Sub messageId
+	AnnGCPPubSubSub  = Prefix + "gcp-pubsub-subscription" // Pub/Sub push subscription
+	AnnAKSTable      = Prefix + "aks-table"               // Log Analytics table (Type)
+	AnnAKSSkipped    = Prefix + "aks-skipped-objects"     // bodies Log Analytics replaced by "skipped-too-big-size-object"
+	AnnAWSLogGroup   = Prefix + "aws-log-group"           // logGroup
+	AnnAWSLogStream  = Prefix + "aws-log-stream"          // logStream
+	AnnAWSAccount    = Prefix + "aws-account-id"          // owner
+	AnnAWSEventID    = Prefix + "aws-event-id"            // logEvents[].id / eventId
+	AnnAWSTimestamp  = Prefix + "aws-timestamp"           // the log event's timestamp (RFC 3339)
+	AnnAWSIngestion  = Prefix + "aws-ingestion-time"      // ingestionTime (RFC 3339)
 )
 
 // Sentinel causes of an unwrap failure; test with errors.Is.
@@ -74,6 +89,15 @@ var (
 	ErrNotEvent = errors.New("not an audit Event")
 	// ErrNotProvider: the record is in no provider format.
 	ErrNotProvider = errors.New("not a provider record")
+	// ErrNotAudit: the record is a provider's log record of another kind
+	// (an AKS kube-apiserver or guard category, a GKE container.googleapis.com
+	// entry, a CloudWatch control message or a non-audit log line): not an
+	// error in the input, just not an audit event. Callers count it as
+	// skipped.
+	ErrNotAudit = errors.New("not an audit record")
+	// ErrTruncated: the transport cut the record ([Truncated...] from
+	// CloudWatch Logs); Unit.AuditID holds the event's ID when readable.
+	ErrTruncated = errors.New("truncated by the transport")
 )
 
 // Error reports why a provider record could not be unwrapped. Messages
@@ -244,9 +268,9 @@ func Unwrap(dst, obj []byte) ([]byte, Kind, error) {
 	var err error
 	switch k {
 	case AKS:
-		dst, err = unwrapAKS(dst, obj)
+		dst, err = unwrapAKS(dst, obj, &Origin{Provider: "aks", Format: FormatAKSResourceLog})
 	case GKE:
-		dst, err = unwrapGKE(dst, obj)
+		dst, err = unwrapGKE(dst, obj, &Origin{Provider: "gke", Format: FormatGKELogEntry}, nil)
 	}
 	if err != nil {
 		return dst[:n], k, err

@@ -215,7 +215,7 @@ func TestAKSRecordsBatch(t *testing.T) {
 	if strings.Join(ids, ",") != "9e4b1c7a-2f5d-4a8e-b3c6-7d0e1f2a3b4c,0a7e3c52-9d41-4f6b-b8e2-5c1d7f9a3e60" {
 		t.Errorf("events = %v", ids)
 	}
-	if len(errs) != 1 || !errors.Is(errs[0], provider.ErrValue) || !strings.Contains(errs[0].Error(), `category: unsupported value: "kube-apiserver"`) {
+	if len(errs) != 1 || !errors.Is(errs[0], provider.ErrNotAudit) || !strings.Contains(errs[0].Error(), `category: not an audit record: "kube-apiserver"`) {
 		t.Errorf("errors = %v, want one category error", errs)
 	}
 	// fn's error stops the walk.
@@ -453,17 +453,17 @@ func TestErrors(t *testing.T) {
 		{"log other api", aksLog(`{"apiVersion":"v1","auditID":"a","stage":"s"}`), provider.ErrNotEvent, `properties.log: not an audit Event: apiVersion is "v1"`},
 		{"log plain object", aksLog(`{"msg":"hello"}`), provider.ErrNotEvent, "properties.log: not an audit Event: no kind"},
 		{"annotations type", aksLog(`{"kind":"Event","annotations":[]}`), provider.ErrType, "properties.log.annotations: wrong type: expected object, found array"},
-		{"category", `{"category":"guard","properties":{"log":"{}"}}`, provider.ErrValue, `aks: category: unsupported value: "guard" is not an audit category`},
+		{"category", `{"category":"guard","properties":{"log":"{}"}}`, provider.ErrNotAudit, `aks: category: not an audit record: "guard" is not an audit category`},
 		{"category type", `{"category":1,"properties":{"log":"{}"}}`, provider.ErrType, "aks: category: wrong type: expected string, found number"},
 		{"pod type", `{"properties":{"log":"{}","pod":[]}}`, provider.ErrType, "properties.pod: wrong type"},
 		{"protoPayload type", `{"protoPayload":"x"}`, provider.ErrType, "gke: protoPayload: wrong type: expected object, found string"},
 		{"protoPayload null", `{"protoPayload":null}`, provider.ErrMissing, "gke: protoPayload: missing"},
-		{"no @type", `{"protoPayload":{"methodName":"io.k8s.core.v1.pods.get"}}`, provider.ErrMissing, "gke: protoPayload.@type: missing"},
-		{"other @type", `{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.X"}}`, provider.ErrValue, "protoPayload.@type: unsupported value"},
+		{"no @type, no k8s method", `{"insertId":"i","timestamp":"t","protoPayload":{"methodName":"storage.objects.get"}}`, provider.ErrMissing, "gke: protoPayload.@type: missing"},
+		{"other @type", `{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.X"}}`, provider.ErrNotAudit, "protoPayload.@type: not an audit record"},
 		{"no method", `{"insertId":"i","protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog"}}`, provider.ErrMissing, "gke: protoPayload.methodName: missing"},
-		{"gcp method", `{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","methodName":"google.container.v1.ClusterManager.CreateCluster"}}`, provider.ErrValue, `protoPayload.methodName: unsupported value: "google.container.v1.ClusterManager.CreateCluster" is not a Kubernetes API method`},
+		{"gcp method", `{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","methodName":"google.container.v1.ClusterManager.CreateCluster"}}`, provider.ErrNotAudit, `protoPayload.methodName: not an audit record: "google.container.v1.ClusterManager.CreateCluster" is not a Kubernetes API method`},
 		{"method type", `{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","methodName":7}}`, provider.ErrType, "protoPayload.methodName: wrong type: expected string, found number"},
-		{"service", gke(`,"serviceName":"container.googleapis.com"`), provider.ErrValue, "protoPayload.serviceName: unsupported value"},
+		{"service", gke(`,"serviceName":"container.googleapis.com"`), provider.ErrNotAudit, "protoPayload.serviceName: not an audit record"},
 		{"resourceName", gke(`,"resourceName":"pods"`), provider.ErrValue, "protoPayload.resourceName: unsupported value"},
 		{"principal type", gke(`,"authenticationInfo":{"principalEmail":{}}`), provider.ErrType, "protoPayload.authenticationInfo.principalEmail: wrong type"},
 		{"callerIp type", gke(`,"requestMetadata":{"callerIp":1}`), provider.ErrType, "protoPayload.requestMetadata.callerIp: wrong type"},

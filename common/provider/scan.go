@@ -184,3 +184,42 @@ func unescape(dst, raw []byte) []byte { return jsonstr.AppendUnescaped(dst, raw)
 
 // appendQuote appends s as a JSON string, as audit.AppendQuote does.
 func appendQuote[S ~string | ~[]byte](dst []byte, s S) []byte { return jsonstr.AppendQuote(dst, s) }
+
+// appendCompact appends the valid JSON v without the whitespace between
+// tokens (strings are copied as they are).
+func appendCompact(dst, v []byte) []byte {
+	for i := 0; i < len(v); {
+		switch c := v[i]; {
+		case c == '"':
+			j, _ := skipString(v, i)
+			dst = append(dst, v[i:j]...)
+			i = j
+		case isWS(c):
+			i++
+		default:
+			dst = append(dst, c)
+			i++
+		}
+	}
+	return dst
+}
+
+// compactJSON is appendCompact into dst[:0] when v holds whitespace between
+// tokens, else v itself.
+func compactJSON(dst, v []byte) []byte {
+	if !hasNewline(v) {
+		return v
+	}
+	return appendCompact(dst[:0], v)
+}
+
+// hasNewline reports whether v holds a raw line break (in valid JSON always
+// whitespace between tokens: strings escape theirs).
+func hasNewline(v []byte) bool {
+	for _, c := range v {
+		if c == '\n' || c == '\r' {
+			return true
+		}
+	}
+	return false
+}

@@ -14,8 +14,11 @@ import (
 const TruncatedAnnotation = "audit.k8s.io/truncated"
 
 // setAnnotations sets the annotations member to the event's own entries
-// (raw bytes, minus stale auditlane.io/* entries) plus the enrichment
-// entries and, when truncated, audit.k8s.io/truncated: "true".
+// (raw bytes, minus auditlane.io/* entries that arrived in the input) plus
+// the enrichment entries and, when truncated, audit.k8s.io/truncated:
+// "true". The auditlane.io/* entries of an event converted from a
+// provider's record were written by the decoder (which dropped any the
+// record carried) and are kept.
 func (o *Output) setAnnotations(ev *audit.Event, w *audit.Rewrite, r *enrich.Result, truncated bool) {
 	annotate := r != nil && r.WantAnnotations()
 	if !annotate && !truncated {
@@ -30,7 +33,8 @@ func (o *Output) setAnnotations(ev *audit.Event, w *audit.Rewrite, r *enrich.Res
 		count++
 	}
 	own := ev.Value(audit.MemberAnnotations)
-	if len(own) > 0 && own[0] == '{' && !bytes.Contains(own, []byte(enrich.AnnotationPrefix)) &&
+	_, derived := ev.Origin()
+	if len(own) > 0 && own[0] == '{' && (derived || !bytes.Contains(own, []byte(enrich.AnnotationPrefix))) &&
 		!(truncated && bytes.Contains(own, []byte(TruncatedAnnotation))) {
 		// Fast path: nothing to remove, copy the members as they are.
 		if inner := bytes.TrimSpace(own[1 : len(own)-1]); len(inner) > 0 {
@@ -39,7 +43,7 @@ func (o *Output) setAnnotations(ev *audit.Event, w *audit.Rewrite, r *enrich.Res
 		}
 	} else if len(own) > 0 && own[0] == '{' {
 		jsonparser.ObjectEach(own, func(key, value []byte, t jsonparser.ValueType, _ int) error {
-			if bytes.HasPrefix(key, []byte(enrich.AnnotationPrefix)) || truncated && string(key) == TruncatedAnnotation {
+			if !derived && bytes.HasPrefix(key, []byte(enrich.AnnotationPrefix)) || truncated && string(key) == TruncatedAnnotation {
 				return nil
 			}
 			comma()

@@ -340,7 +340,7 @@ func (in *Instance) rejectUnit(st *flushState, u int, err error, raw []byte) int
 // outcome files one processed event.
 func (in *Instance) outcome(st *flushState, res *pipeline.Result, u int, e *chunk.Entry) {
 	switch res.Outcome {
-	case pipeline.Dropped:
+	case pipeline.Dropped, pipeline.Skipped:
 		st.prog.done.set(u)
 	case pipeline.Rejected:
 		if in.deadLetter(st, pipeline.LetterFor(res, st.tag, u), 1) {
