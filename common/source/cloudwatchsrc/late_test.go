@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -340,15 +339,13 @@ type lateResult struct {
 	stats                                  Stats
 }
 
-// lateRun drives n events through readers made by mk: 3 streams, each
-// producing 20 events per 100 ms in batches of 50 flushed in random order,
-// polls every second, a crash in the middle (a page handed on, then the
-// reader dies before committing) and a restart from the last committed
-// checkpoint.
+// lateRun drives n events through readers made by mk: cwtest's Producer
+// (3 streams, batches flushed out of order), polls every second, a crash
+// in the middle (a page handed on, then the reader dies before it commits)
+// and a restart from the last committed checkpoint.
 func lateRun(t *testing.T, w *lateWorld, n int, mk func(Config, *Checkpoint) *Reader) lateResult {
 	t.Helper()
-	const streams, batch, pageLimit = 3, 50, 2000
-	rng := rand.New(rand.NewPCG(13, 31))
+	const pageLimit = 2000
 	got := map[string]int{}
 	var committed []byte
 	cfg := Config{PageLimit: pageLimit, LookBack: 15 * time.Second, OnCommit: func(ck Checkpoint) {
@@ -370,55 +367,11 @@ func lateRun(t *testing.T, w *lateWorld, n int, mk func(Config, *Checkpoint) *Re
 			t.Fatal(err)
 		}
 	}
-	pending := make([][]cwtest.Event, streams)
-	var ready [][]cwtest.Event
-	var readyStream []int
-	next, crashed := 0, false
-	unwritten := func() bool {
-		for _, p := range pending {
-			if len(p) > 0 {
-				return true
-			}
-		}
-		return next < n || len(ready) > 0
-	}
-	for tick := 0; unwritten(); tick++ {
-		w.clock.Advance(100 * time.Millisecond)
-		now := w.clock.Now().UnixMilli()
-		for s := range streams {
-			for range 20 {
-				if next >= n {
-					break
-				}
-				// Each apiserver stamps events up to 500 ms before it
-				// buffers them.
-				pending[s] = append(pending[s], cwtest.Event{Timestamp: now - rng.Int64N(500), Message: fmt.Sprintf(`{"auditID":"%06d"}`, next)})
-				next++
-			}
-			if len(pending[s]) >= batch || next >= n && len(pending[s]) > 0 || rng.IntN(8) == 0 {
-				ready = append(ready, pending[s])
-				readyStream = append(readyStream, s)
-				pending[s] = nil
-			}
-		}
-		// Flush ready batches in random order, some held back a tick.
-		for i := 0; i < len(ready); {
-			if rng.IntN(3) == 0 && next < n {
-				i++
-				continue
-			}
-			w.srv.AddEvents(group, fmt.Sprintf("kube-apiserver-audit-%d", readyStream[i]), ready[i]...)
-			ready = append(ready[:i], ready[i+1:]...)
-			readyStream = append(readyStream[:i], readyStream[i+1:]...)
-			rng.Shuffle(len(ready), func(a, b int) {
-				ready[a], ready[b] = ready[b], ready[a]
-				readyStream[a], readyStream[b] = readyStream[b], readyStream[a]
-			})
-		}
-		if tick%10 != 9 {
-			continue
-		}
-		if !crashed && next >= n/2 {
+	p := cwtest.NewProducer(w.srv, w.clock, cwtest.ProducerConfig{Group: group, Events: n, Seed: 13})
+	crashed := false
+	for !p.Done() {
+		p.Advance(time.Second)
+		if !crashed && p.Produced() >= n/2 {
 			// Crash: a page is handed on, then the reader dies before it
 			// remembers it (the callback's error stands for the kill).
 			crashed = true

@@ -104,3 +104,31 @@ func TestFailNext(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestProducer checks the producer writes every event once, in batches
+// whose timestamps go back in time within a stream.
+func TestProducer(t *testing.T) {
+	clock := NewClock(time.UnixMilli(1_700_000_000_000))
+	srv, _ := start(t, Options{Clock: clock.Now})
+	p := NewProducer(srv, clock, ProducerConfig{Group: "/g", Events: 1000, Seed: 2})
+	for !p.Done() {
+		p.Advance(time.Second)
+	}
+	seen := map[string]bool{}
+	backwards := 0
+	for s := range 3 {
+		evs := srv.Events("/g", fmt.Sprintf("kube-apiserver-audit-%d", s))
+		for i, ev := range evs {
+			if seen[ev.Message] {
+				t.Fatalf("%s written twice", ev.Message)
+			}
+			seen[ev.Message] = true
+			if i > 0 && ev.Timestamp < evs[i-1].Timestamp {
+				backwards++
+			}
+		}
+	}
+	if len(seen) != 1000 || backwards < 10 {
+		t.Fatalf("%d events written, %d steps back in time", len(seen), backwards)
+	}
+}
