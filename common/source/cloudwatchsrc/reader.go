@@ -47,6 +47,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +55,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v5"
 )
 
@@ -573,17 +575,29 @@ func (r *Reader) call(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInp
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(r.cfg.Backoff.MaxElapsed))
 }
 
+// retryable tells whether a failed FilterLogEvents call may succeed when
+// repeated: throttling and server-side failures by error code or by HTTP
+// status (429, 5xx: an answer from a load balancer has no code, or an
+// empty body), and network errors.
 func retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		if st := re.HTTPStatusCode(); st == http.StatusTooManyRequests || st >= 500 {
+			return true
+		}
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "ThrottlingException", "ServiceUnavailableException", "LimitExceededException", "RequestLimitExceeded", "InternalFailure":
+		case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException",
+			"ServiceUnavailableException", "ServiceUnavailable", "InternalFailure", "InternalServerError", "InternalServerException",
+			"RequestTimeout", "RequestTimeoutException":
 			return true
 		}
 		return false
 	}
-	return true // network or 5xx without a code
+	return true // network
 }

@@ -237,3 +237,33 @@ func TestOnCommitFollowsDeliveredPages(t *testing.T) {
 		t.Fatalf("last commit %s, reader checkpoint %s", got, want)
 	}
 }
+
+// TestErrorClassesByStatus: answers without a known code are told apart by
+// their HTTP status: 503 with an empty body, 500 InternalServerError and
+// 429 TooManyRequestsException are retried, a 400 without a known code is
+// not.
+func TestErrorClassesByStatus(t *testing.T) {
+	srv, c := setup(t, cwtest.Faults{})
+	history(srv, 5)
+	for _, a := range []cwtest.Answer{
+		{Status: 503},
+		{Status: 500, Type: "InternalServerError", Message: "boom"},
+		{Status: 429, Type: "TooManyRequestsException", Message: "slow down"},
+		{Status: 502, Type: "BadGateway"},
+	} {
+		srv.FailNext("FilterLogEvents", 2, a)
+	}
+	r, _ := New(c, Config{LogGroup: group, Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
+	n := 0
+	if err := r.Read(context.Background(), func(b []Message) error { n += len(b); return nil }); err != nil {
+		t.Fatalf("transient answers not retried: %v", err)
+	}
+	if n != 5 || r.Stats().Retries != 8 {
+		t.Fatalf("delivered %d, retries %d", n, r.Stats().Retries)
+	}
+	srv.FailNext("FilterLogEvents", 1, cwtest.Answer{Status: 400, Type: "SomethingNewException"})
+	r, _ = New(c, Config{LogGroup: group, Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
+	if err := r.Read(context.Background(), func([]Message) error { return nil }); err == nil || r.Stats().Retries != 0 {
+		t.Fatalf("unknown 400: %v, retries %d", err, r.Stats().Retries)
+	}
+}
