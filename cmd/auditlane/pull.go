@@ -33,9 +33,12 @@ const slsDialEnv = "AUDITLANE_SLS_DIAL_ADDR"
 var (
 	pullNow   = time.Now
 	pullSleep = sleepCtx
-	// pullBackoff bounds the CloudWatch reader's retries (zero: its
-	// defaults).
-	pullBackoff cloudwatchsrc.Backoff
+	// pullBackoff and pullSLSBackoff bound the retries of throttled and
+	// failed calls (zero: the readers' defaults, 2 minutes per call).
+	pullBackoff    cloudwatchsrc.Backoff
+	pullSLSBackoff slssrc.Backoff
+	// pullPullCount is the LogGroups per SLS PullLogs call.
+	pullPullCount = 1000
 )
 
 // sleepCtx waits for d or until ctx ends.
@@ -90,7 +93,7 @@ every SLS request to that address).
 type pullTotals struct {
 	events, truncated, rejected int
 	bytes                       int64
-	late                        int
+	late, retries               int
 }
 
 func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -176,6 +179,9 @@ func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		tot.events, humanBytes(tot.bytes), *from, start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), tot.truncated, tot.rejected)
 	if tot.late > 0 {
 		fmt.Fprintf(stderr, "; %d became visible late", tot.late)
+	}
+	if tot.retries > 0 {
+		fmt.Fprintf(stderr, "; %d calls retried (throttling, server or network errors)", tot.retries)
 	}
 	if dl == nil && tot.truncated+tot.rejected > 0 {
 		fmt.Fprint(stderr, " (not kept: no --dead-letter)")
@@ -322,7 +328,7 @@ func (p *puller) cloudWatch(ctx context.Context, cfg cloudwatchsrc.Config, regio
 		}
 		err = r.Read(ctx, deliver)
 	}
-	p.tot.late = r.Stats().Late
+	p.tot.late, p.tot.retries = r.Stats().Late, r.Stats().Retries
 	fmt.Fprint(p.stderr, "\r")
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)
@@ -351,7 +357,9 @@ func (p *puller) sls(ctx context.Context, endpoint, project, logstore string, st
 			},
 		}})
 	}
-	err := slssrc.PullRange(ctx, client, project, logstore, start, end, func(batch []slssrc.Message) error {
+	var stats slssrc.PullStats
+	rng := slssrc.Range{Project: project, Logstore: logstore, From: start, To: end, Backoff: pullSLSBackoff, Count: pullPullCount, Stats: &stats}
+	err := slssrc.PullRange(ctx, client, rng, func(batch []slssrc.Message) error {
 		for _, m := range batch {
 			src := fmt.Sprintf("sls:%s/%s shard %d @%s", project, logstore, m.Shard, m.Time.UTC().Format(time.RFC3339))
 			if m.Err != nil {
@@ -368,6 +376,7 @@ func (p *puller) sls(ctx context.Context, endpoint, project, logstore string, st
 		p.progress()
 		return nil
 	})
+	p.tot.retries = stats.Retries
 	fmt.Fprint(p.stderr, "\r")
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)

@@ -16,7 +16,9 @@ import (
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
+	"github.com/auditlane/auditlane/common/sink/sls/slstest"
 	"github.com/auditlane/auditlane/common/source/cloudwatchsrc"
+	"github.com/auditlane/auditlane/common/source/slssrc"
 )
 
 const pullGroup = "/aws/eks/prod/cluster"
@@ -260,5 +262,51 @@ func TestPullChainedWindows(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "map[sls-0:1 sls-1:1 sls-2:1 sls-3:1 sls-4:1]" {
 		t.Fatalf("sls windows pulled %v", got)
+	}
+}
+
+// TestPullSLSThrottled: with 30% of the reads throttled (403
+// ReadQuotaExceed / ShardReadQuotaExceed), pull
+// --from sls retries with backoff and pulls all 20,000 events (it stopped
+// at the first throttle).
+func TestPullSLSThrottled(t *testing.T) {
+	s := slsPullServer(t)
+	now := time.Now()
+	const n, per = 20_000, 50
+	tmpl := ackLog(t, auditLine("", now), uint32(now.Add(-time.Minute).Unix()))
+	for g := range n / per {
+		lg := &slssdk.LogGroup{}
+		for i := g * per; i < (g+1)*per; i++ {
+			l := &slssdk.Log{Time: tmpl.Time}
+			for _, c := range tmpl.Contents {
+				if c.GetKey() == "auditID" {
+					id := fmt.Sprintf("%06d", i)
+					c = &slssdk.LogContent{Key: c.Key, Value: &id}
+				}
+				l.Contents = append(l.Contents, c)
+			}
+			lg.Logs = append(lg.Logs, l)
+		}
+		if err := s.AddLogGroup("k8s-log-c1", "audit-c1", g%2, now.Add(-time.Minute), lg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.SetFaults(slstest.Faults{ThrottleRate: 0.3, Seed: 8, Operations: []string{"ListShards", "GetCursor", "PullLogs"}})
+	pullSLSBackoff = slssrc.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}
+	defer func() { pullSLSBackoff = slssrc.Backoff{} }()
+	pullPullCount = 10 // many pulls, many throttles
+	defer func() { pullPullCount = 1000 }()
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	var o, e bytes.Buffer
+	if err := run([]string{"pull", "--from", "sls", "--endpoint", strings.TrimPrefix(s.Endpoint(), "http://"), "--project", "k8s-log-c1", "--logstore", "audit-c1",
+		"--since", "1h", "--out", out}, nil, &o, &e); err != nil {
+		t.Fatalf("%v\n%s", err, &e)
+	}
+	got := map[string]int{}
+	ids(t, out, got)
+	st := s.Stats()
+	t.Logf("sls pull: %d of %d events; %s; server answered %v", len(got), n, strings.TrimSpace(e.String()), st.Errors)
+	if len(got) != n || st.Errors["ReadQuotaExceed"]+st.Errors["ShardReadQuotaExceed"] == 0 || !strings.Contains(e.String(), "calls retried") {
+		t.Fatalf("pulled %d of %d", len(got), n)
 	}
 }
