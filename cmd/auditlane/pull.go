@@ -20,6 +20,7 @@ import (
 
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/pipeline"
+	"github.com/auditlane/auditlane/common/shape"
 	"github.com/auditlane/auditlane/common/source/cloudwatchsrc"
 	"github.com/auditlane/auditlane/common/source/slssrc"
 )
@@ -73,8 +74,9 @@ overlaps, pass RFC 3339 times and use each run's --until as the next run's
 Everything that is not an audit event is not written: messages CloudWatch
 cut ([Truncated...]) and values that are not audit events (other log lines
 in the streams or the logstore) are counted and kept in --dead-letter with
-their source and reason; the exit status is then 1. Records holding several
-events (EventList, arrays) are split.
+their source and reason (as their size, SHA-256 and a masked prefix); the
+exit status is then 1. Records holding several events (EventList, arrays)
+are split, as every auditlane front end splits them.
 
 CloudWatch Logs shows some events only after later ones (its reads are
 eventually consistent): unless --until is at least --look-back ago, pull
@@ -151,15 +153,18 @@ func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		defer f.Close()
 		out = f
 	}
-	var dl *pipeline.DeadLetter
-	if *dlPath != "" {
-		if dl, err = pipeline.OpenDeadLetter(*dlPath); err != nil {
-			return fmt.Errorf("pull: %w", err)
-		}
+	// The pipeline's record entry decides what is an audit event, as in
+	// every front end; pull applies no policy and writes events as stored.
+	set := pipeline.Settings{MaxInputSize: audit.DefaultMaxSize, DeadLetterFile: *dlPath, Shape: shape.Config{Layout: shape.LayoutJSON}}
+	pipe, dl, err := set.Build()
+	if err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	if dl != nil {
 		defer dl.Close()
 	}
 	ctx := context.Background()
-	pl := &puller{out: bufio.NewWriterSize(out, 256<<10), dl: dl, stderr: stderr}
+	pl := &puller{out: bufio.NewWriterSize(out, 256<<10), pipe: pipe, dl: dl, stderr: stderr}
 	switch *from {
 	case "cloudwatch":
 		err = pl.cloudWatch(ctx, cloudwatchsrc.Config{LogGroup: *group, StreamPrefix: *prefix, StartTime: start, EndTime: end, PageLimit: int32(*pageLimit), LookBack: *lookBack},
@@ -218,30 +223,36 @@ func parseWhen(name, v string, now time.Time) (time.Time, error) {
 // rest counted and dead-lettered.
 type puller struct {
 	out    *bufio.Writer
+	pipe   *pipeline.Pipeline
 	dl     *pipeline.DeadLetter
 	stderr io.Writer
 	tot    pullTotals
-	ev     audit.Event
+	s      pipeline.Scratch
 }
 
-// record splits one stored message through the one record entry point
-// (audit.Records, as the collector receiver does): each event is written,
-// each value that is not one is counted and dead-lettered with its reason.
+// record splits one stored message through the pipeline's record entry
+// (pipeline.Records, as the collector receiver and the Fluent Bit plugin
+// do): each audit event is written as stored, each value that is not one
+// is counted and dead-lettered with its reason.
 func (p *puller) record(body []byte, source string) error {
 	var err error
-	audit.Records(body, &p.ev, func(ev *audit.Event, derr error) bool {
-		if derr != nil {
-			err = p.reject(pipeline.Reason(derr), derr, source, ev.Raw)
-		} else {
-			err = p.write(ev.Raw)
+	p.pipe.Records(body, &p.s, func(r *pipeline.Result) {
+		if err != nil {
+			return
 		}
-		return err == nil
+		if r.Outcome == pipeline.Rejected && !r.Decoded {
+			err = p.reject(r, source)
+			return
+		}
+		err = p.write(r.Raw)
 	})
 	return err
 }
 
-func (p *puller) reject(reason string, cause error, source string, raw []byte) error {
-	if reason == reasonTruncated {
+// reject counts and dead-letters a message or value that is not an audit
+// event: undecodable input is kept as its size, hash and a masked prefix.
+func (p *puller) reject(r *pipeline.Result, source string) error {
+	if r.Reason == reasonTruncated {
 		p.tot.truncated++
 	} else {
 		p.tot.rejected++
@@ -249,7 +260,14 @@ func (p *puller) reject(reason string, cause error, source string, raw []byte) e
 	if p.dl == nil {
 		return nil
 	}
-	return p.dl.Write(pipeline.Letter{Reason: reason, Err: cause, Source: source, Raw: raw})
+	return p.dl.Write(pipeline.LetterFor(r, source, 0))
+}
+
+// rejectInput rejects a whole stored message with a reason of its own.
+func (p *puller) rejectInput(reason string, cause error, raw []byte, source string) error {
+	r := pipeline.RejectResult(cause, raw)
+	r.Reason = reason
+	return p.reject(&r, source)
 }
 
 func (p *puller) write(event []byte) error {
@@ -298,7 +316,7 @@ func (p *puller) cloudWatch(ctx context.Context, cfg cloudwatchsrc.Config, regio
 		for _, m := range batch {
 			src := fmt.Sprintf("cloudwatch:%s:%s@%s#%s", cfg.LogGroup, m.Stream, m.Timestamp.UTC().Format(time.RFC3339Nano), m.EventID)
 			if m.Truncated {
-				if err := p.reject(reasonTruncated, errTruncated, src, m.Body); err != nil {
+				if err := p.rejectInput(reasonTruncated, errTruncated, m.Body, src); err != nil {
 					return err
 				}
 				continue
@@ -364,7 +382,7 @@ func (p *puller) sls(ctx context.Context, endpoint, project, logstore string, st
 			src := fmt.Sprintf("sls:%s/%s shard %d @%s", project, logstore, m.Shard, m.Time.UTC().Format(time.RFC3339))
 			if m.Err != nil {
 				raw, _ := json.Marshal(m.Fields)
-				if err := p.reject(reasonRebuildFailed, m.Err, src, raw); err != nil {
+				if err := p.rejectInput(reasonRebuildFailed, m.Err, raw, src); err != nil {
 					return err
 				}
 				continue

@@ -47,16 +47,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/auditlane/auditlane/common/sink/cloudwatch"
 )
 
 // TruncatedMarker ends a message CloudWatch Logs cut to its event size
@@ -575,29 +574,18 @@ func (r *Reader) call(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInp
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(r.cfg.Backoff.MaxElapsed))
 }
 
-// retryable tells whether a failed FilterLogEvents call may succeed when
-// repeated: throttling and server-side failures by error code or by HTTP
-// status (429, 5xx: an answer from a load balancer has no code, or an
-// empty body), and network errors.
+// retryable tells whether a failed FilterLogEvents call is retried within
+// the call's backoff: what the CloudWatch sink's classifier (the one owner
+// of that decision, by error code and HTTP status) calls retryable or
+// throttled. Destination trouble (credentials, permissions), a missing log
+// group and permanent errors end the Read; the receiver reads again later.
 func retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		if st := re.HTTPStatusCode(); st == http.StatusTooManyRequests || st >= 500 {
-			return true
-		}
+	switch c, _ := cloudwatch.Classify(err); c {
+	case cloudwatch.ClassRetryable, cloudwatch.ClassThrottled:
+		return true
 	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException",
-			"ServiceUnavailableException", "ServiceUnavailable", "InternalFailure", "InternalServerError", "InternalServerException",
-			"RequestTimeout", "RequestTimeoutException":
-			return true
-		}
-		return false
-	}
-	return true // network
+	return false
 }

@@ -183,10 +183,11 @@ type Consumer struct {
 }
 
 // NewConsumer joins the consumer group, first creating it (or updating
-// its heartbeat timeout) and retrying throttled, failed or reset calls
-// with backoff for up to Config.SetupTimeout: the SDK tries that once and
-// only logs a failure, after which every heartbeat fails. Errors that
-// retrying cannot fix (a missing project or logstore) end it at once. fn
+// its heartbeat timeout) and retrying throttled, failed or reset calls and
+// destination trouble (credentials, permissions, a missing project or
+// logstore) with backoff for up to Config.SetupTimeout: the SDK tries that
+// once and only logs a failure, after which every heartbeat fails. A
+// request that can never succeed (an invalid group name) ends it at once. fn
 // gets the messages of one pull of one shard; the shard's checkpoint is
 // committed to the service only after fn returns nil. When fn fails, the
 // same messages (decoded once) are handed to fn again with exponential
@@ -262,7 +263,7 @@ func ensureGroup(ctx context.Context, cfg *Config) error {
 		if err != nil {
 			last = err
 			level.Warn(cfg.Logger).Log("msg", "creating or verifying the consumer group failed; retrying", "consumer_group", cfg.ConsumerGroup, "attempt", attempts, "err", err)
-			if !Transient(err) {
+			if !setupRetryable(err) {
 				return struct{}{}, backoff.Permanent(err)
 			}
 		}
@@ -494,7 +495,7 @@ func retry[T any](ctx context.Context, b Backoff, stats *PullStats, op func() (T
 		}
 		first = false
 		v, err := op()
-		if err != nil && !Transient(err) {
+		if err != nil && !transient(err) {
 			return v, backoff.Permanent(err)
 		}
 		return v, err

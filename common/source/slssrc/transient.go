@@ -3,44 +3,56 @@ package slssrc
 import (
 	"context"
 	"errors"
-	"net"
-	"net/http"
-	"net/url"
+	"strings"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
+
+	"github.com/auditlane/auditlane/common/sink/sls"
 )
 
-// Transient tells whether a failed SLS call may succeed when repeated:
-// throttling (by code, or HTTP 429), server errors (5xx, with or without a
-// code), expired STS tokens and clock skew, and failures before an answer
-// (the SDK reports a reset connection, a timeout or a credentials provider
-// that failed as ClientError with HTTP code -1). Errors about the request
-// or the resource (a missing project or logstore, invalid parameters,
-// refused credentials) are not.
-func Transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	status, code := 0, ""
+// classify maps a failed SLS call onto the SLS sink's classes: the sink's
+// Classify (by HTTP status and error code) is the one owner of which
+// errors are transient; this only finds status and code in the SDK's
+// error. The SDK reports failures before an answer (a reset connection, a
+// timeout, a credentials provider that failed) as ClientError with HTTP
+// code -1: no answer, except credentials, which are destination trouble.
+func classify(err error) sls.Class {
 	var se *slssdk.Error
 	var be *slssdk.BadResponseError
 	switch {
-	case errors.As(err, &se):
-		status, code = int(se.HTTPCode), se.Code
-	case errors.As(err, &be):
-		status = be.HTTPCode
-	default:
-		var ue *url.Error
-		var ne net.Error
-		return errors.As(err, &ue) || errors.As(err, &ne)
+	case errors.As(err, &se) && se.HTTPCode > 0:
+		c, _ := sls.Classify(int(se.HTTPCode), se.Code)
+		return c
+	case errors.As(err, &se) && strings.Contains(se.Message, "credentials"):
+		return sls.ClassDestination
+	case errors.As(err, &be) && be.HTTPCode > 0:
+		c, _ := sls.Classify(be.HTTPCode, "")
+		return c
 	}
-	switch code {
-	case "ClientError":
-		return status <= 0
-	case "ReadQuotaExceed", "ShardReadQuotaExceed", "WriteQuotaExceed", "ShardWriteQuotaExceed", "QuotaExceed",
-		"ServerBusy", "InternalServerError", "RequestTimeout",
-		"SecurityTokenExpired", "InvalidSecurityToken.Expired", "RequestTimeTooSkewed", "RequestTimeExpired":
+	c, _ := sls.Classify(0, "") // no answer: the network
+	return c
+}
+
+// transient tells whether a failed call is retried within its backoff:
+// throttling, server errors and the network.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	switch classify(err) {
+	case sls.ClassRetryable, sls.ClassThrottled:
 		return true
 	}
-	return status == http.StatusTooManyRequests || status >= 500
+	return false
+}
+
+// setupRetryable tells whether creating the consumer group is tried again
+// within Config.SetupTimeout: transient errors and destination trouble
+// (credentials, permissions, a project or logstore not there yet), which
+// is retried later by definition; requests that can never succeed are not.
+func setupRetryable(err error) bool {
+	if transient(err) {
+		return true
+	}
+	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && classify(err) == sls.ClassDestination
 }
