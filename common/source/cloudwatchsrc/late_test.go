@@ -220,6 +220,22 @@ func TestIdleStreamKeepsPollsCheap(t *testing.T) {
 	if st := r.Stats(); st.Streams != 1 {
 		t.Fatalf("quiet stream's state did not expire: %+v", st)
 	}
+	// Everything goes quiet: once the look-back has passed, polls read
+	// only the newest millisecond again.
+	for range 30 {
+		w.clock.Advance(time.Second)
+		collect(t, r)
+	}
+	before := r.Stats()
+	for range 20 {
+		w.clock.Advance(time.Second)
+		if got := collect(t, r); len(got) != 0 {
+			t.Fatalf("quiet group delivered %v", got)
+		}
+	}
+	if st := r.Stats(); st.Skipped-before.Skipped > 20*3 {
+		t.Fatalf("20 polls of a quiet group re-read %d events", st.Skipped-before.Skipped)
+	}
 }
 
 // TestTruncatedMarkerWithTrailingSpace: the marker is recognised before a

@@ -13,11 +13,13 @@
 //   - Each Read asks for the events from watermark − reach on, where the
 //     reach depends on how long ago each width was last read: 2 × LookBack
 //     every LookBack, a quarter of that four times as often, and so on
-//     down to a reach of 1 to 4 s read on every Read. An event that
-//     becomes visible up to LookBack after its timestamp is therefore read
-//     (within LookBack plus one poll, most much sooner), and a Read costs
-//     about 2·log₄(LookBack) times the new data, however long a stream has
-//     been quiet.
+//     down to a reach of 1 to 4 s every 0.5 to 2 s. An event that becomes
+//     visible up to LookBack after its timestamp is therefore read (within
+//     LookBack plus one poll, most much sooner), and a Read costs about
+//     2·log₄(LookBack) times the new data, however long a stream has been
+//     quiet; once a reach was read again LookBack after the watermark it
+//     rests until the watermark moves, so a quiet log group costs next to
+//     nothing.
 //   - Delivered events inside the reach are remembered (a 64-bit hash of
 //     stream and eventId, Config.MaxRemembered at most) and skipped when
 //     read again; older ones are forgotten as the watermark moves on.
@@ -372,18 +374,22 @@ func (r *Reader) LookBack() time.Duration { return r.cfg.LookBack }
 
 // level picks how far back this Read goes: the widest reach whose last
 // read is at least half its width ago (all of it before the first Read,
-// after a restart and when forced).
+// after a restart and when forced), or -1 (from the watermark on) when
+// none is due. A reach read again after LookBack past the watermark holds
+// nothing new that became visible within LookBack of its timestamp, so
+// while the log group is quiet a Read costs next to nothing.
 func (r *Reader) level(now time.Time) int {
 	top := len(r.reaches) - 1
 	if r.forceFull || r.wm == 0 {
 		return top
 	}
-	for j := top; j > 0; j-- {
-		if r.swept[j].IsZero() || now.Sub(r.swept[j]) >= r.reaches[j]/2 {
+	settled := time.UnixMilli(r.wm).Add(r.cfg.LookBack)
+	for j := top; j >= 0; j-- {
+		if r.swept[j].IsZero() || now.Sub(r.swept[j]) >= r.reaches[j]/2 && r.swept[j].Before(settled) {
 			return j
 		}
 	}
-	return 0
+	return -1
 }
 
 // window returns the query bounds in Unix ms: start (inclusive, -1 for
@@ -422,7 +428,11 @@ func (r *Reader) delivered(stream string, ts int64, id string, k uint64) bool {
 func (r *Reader) Read(ctx context.Context, fn func(batch []Message) error) error {
 	now := r.cfg.Clock()
 	lvl := r.level(now)
-	start, end := r.window(r.reaches[lvl])
+	reach := time.Duration(0)
+	if lvl >= 0 {
+		reach = r.reaches[lvl]
+	}
+	start, end := r.window(reach)
 	err := r.read(ctx, start, end, fn)
 	r.commit(true)
 	if err != nil {
