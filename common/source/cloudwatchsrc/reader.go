@@ -320,6 +320,9 @@ func (r *Reader) load(c *Checkpoint) error {
 	default:
 		return fmt.Errorf("cloudwatchsrc: checkpoint version %d is not supported (this reader writes %d)", c.Version, CheckpointVersion)
 	}
+	if c.Watermark < 0 || c.Floor < 0 {
+		return fmt.Errorf("cloudwatchsrc: checkpoint: negative watermark %d or floor %d", c.Watermark, c.Floor)
+	}
 	seen, err := unmarshalSeen(c.Delivered)
 	if err != nil {
 		return err

@@ -267,3 +267,57 @@ func TestErrorClassesByStatus(t *testing.T) {
 		t.Fatalf("unknown 400: %v, retries %d", err, r.Stats().Retries)
 	}
 }
+
+// nopAPI answers nothing (checkpoint loading tests).
+type nopAPI struct{}
+
+func (nopAPI) FilterLogEvents(context.Context, *cloudwatchlogs.FilterLogEventsInput, ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
+	return &cloudwatchlogs.FilterLogEventsOutput{}, nil
+}
+
+// BenchmarkReread measures a poll over a look-back whose events were all
+// delivered already: the cost of recognising them (hash and lookup) on top
+// of reading the page.
+func BenchmarkReread(b *testing.B) {
+	srv, err := cwtest.New(cwtest.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	c := cloudwatchlogs.New(cloudwatchlogs.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "s", ""), BaseEndpoint: aws.String(srv.URL)})
+	msg := strings.Repeat("x", 1500)
+	now := time.Now().UnixMilli()
+	for i := range 2000 {
+		srv.AddEvents(group, fmt.Sprintf("kube-apiserver-audit-%d", i%3), cwtest.Event{Timestamp: now - 2000 + int64(i), Message: msg})
+	}
+	r, _ := New(c, Config{LogGroup: group}, nil)
+	if err := r.Read(context.Background(), func([]Message) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(2000 * 1500)
+	for b.Loop() {
+		r.ForceSweep()
+		if err := r.Read(context.Background(), func([]Message) error { b.Fatal("redelivered"); return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRemembered measures remembering and recognising events.
+func BenchmarkRemembered(b *testing.B) {
+	s := newSeenSet()
+	keys := make([]uint64, 100_000)
+	for i := range keys {
+		keys[i] = eventKey("kube-apiserver-audit-0", fmt.Sprintf("%056d", i))
+		s.add(keys[i], int64(i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if !s.has(keys[i%len(keys)]) {
+			b.Fatal("lost")
+		}
+		i++
+	}
+}
