@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
@@ -19,7 +18,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
+	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/pipeline"
+	"github.com/auditlane/auditlane/common/shape"
 	"github.com/auditlane/auditlane/common/source/cloudwatchsrc"
 	"github.com/auditlane/auditlane/common/source/slssrc"
 )
@@ -29,24 +30,72 @@ import (
 // endpoint's "<project>.<endpoint>" host names need no DNS then.
 const slsDialEnv = "AUDITLANE_SLS_DIAL_ADDR"
 
+// The clock and sleep of pull; tests compress time through them.
+var (
+	pullNow   = time.Now
+	pullSleep = sleepCtx
+	// pullBackoff and pullSLSBackoff bound the retries of throttled and
+	// failed calls (zero: the readers' defaults, 2 minutes per call).
+	pullBackoff    cloudwatchsrc.Backoff
+	pullSLSBackoff slssrc.Backoff
+	// pullPullCount is the LogGroups per SLS PullLogs call.
+	pullPullCount = 1000
+)
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// pullPoll is the pause between CloudWatch reads while pull waits for
+// events that become visible late.
+const pullPoll = 5 * time.Second
+
 const pullUsage = `Usage:
   auditlane pull --from cloudwatch --group /aws/eks/CLUSTER/cluster [--stream-prefix kube-apiserver-audit]
-                 [--region R] [--endpoint URL] --since 2h|RFC3339 [--until ...] [--out FILE] [--dead-letter FILE]
+                 [--region R] [--endpoint URL] [--look-back 2m]
+                 --since 2h|RFC3339 [--until ...] [--out FILE] [--dead-letter FILE]
   auditlane pull --from sls --endpoint ENDPOINT --project P --logstore audit-CLUSTERID
                  --since 2h|RFC3339 [--until ...] [--out FILE] [--dead-letter FILE]
 
 Writes the audit events as JSON lines (to --out, else standard output), for
-"auditlane policy test". CloudWatch messages cut by CloudWatch ([Truncated...])
-are not written: they are counted and kept in --dead-letter with their stream
-and timestamp. SLS logs are rebuilt from ACK's key layout; SLS selects by
-receive time. Credentials: the default AWS chain; ALIBABA_CLOUD_ACCESS_KEY_ID,
-ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN for SLS
-(` + slsDialEnv + `=host:port sends every SLS request to that address).
+"auditlane policy test". --since is inclusive and --until (default now)
+exclusive: to fetch history in consecutive windows without gaps or
+overlaps, pass RFC 3339 times and use each run's --until as the next run's
+--since (durations count back from each run's own start).
+
+Everything that is not an audit event is not written: messages CloudWatch
+cut ([Truncated...]) and values that are not audit events (other log lines
+in the streams or the logstore) are counted and kept in --dead-letter with
+their source and reason (as their size, SHA-256 and a masked prefix); the
+exit status is then 1. Records holding several events (EventList, arrays)
+are split, as every auditlane front end splits them.
+
+CloudWatch Logs shows some events only after later ones (its reads are
+eventually consistent): unless --until is at least --look-back ago, pull
+reads on every 5s until --look-back after --until, then once more over the
+look-back, so that events that became visible up to --look-back late are
+in. --look-back 0 reads once.
+
+SLS selects by receive time, in whole seconds. Logs are rebuilt from ACK's
+key layout. Throttling and server errors are retried with backoff (2
+minutes at most per call). Credentials: the default AWS chain;
+ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and
+ALIBABA_CLOUD_SECURITY_TOKEN for SLS (` + slsDialEnv + `=host:port sends
+every SLS request to that address).
 `
 
 type pullTotals struct {
 	events, truncated, rejected int
 	bytes                       int64
+	late, retries               int
 }
 
 func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -60,8 +109,9 @@ func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	endpoint := fs.String("endpoint", "", "CloudWatch Logs endpoint URL override, or the SLS endpoint")
 	project := fs.String("project", "", "SLS project")
 	logstore := fs.String("logstore", "", "SLS logstore")
-	since := fs.String("since", "", "start: a duration before now (2h) or an RFC 3339 time")
-	until := fs.String("until", "", "end: a duration before now or an RFC 3339 time (default now)")
+	since := fs.String("since", "", "start (inclusive): a duration before now (2h) or an RFC 3339 time")
+	until := fs.String("until", "", "end (exclusive): a duration before now or an RFC 3339 time (default now)")
+	lookBack := fs.Duration("look-back", cloudwatchsrc.DefaultLookBack, "CloudWatch: how late an event may become visible and still be pulled (0: read once)")
 	outPath := fs.String("out", "", "output file (default standard output)")
 	dlPath := fs.String("dead-letter", "", "file for truncated or unreadable messages (JSON lines)")
 	pageLimit := fs.Int("page-limit", 0, "CloudWatch events per FilterLogEvents page (1-10000)")
@@ -72,7 +122,10 @@ func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("pull: unexpected argument %q", pos[0])
 	}
-	now := time.Now()
+	if *lookBack < 0 {
+		return fmt.Errorf("pull: --look-back %s must not be negative", *lookBack)
+	}
+	now := pullNow()
 	start, err := parseWhen("since", *since, now)
 	if err != nil {
 		return err
@@ -88,7 +141,7 @@ func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		end = now
 	}
 	if end.Before(start) {
-		return fmt.Errorf("pull: --until %s is before --since %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
+		return fmt.Errorf("pull: --until %s is before --since %s", end.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano))
 	}
 
 	var out io.Writer = stdout
@@ -100,32 +153,41 @@ func runPull(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		defer f.Close()
 		out = f
 	}
-	bw := bufio.NewWriterSize(out, 256<<10)
-	var dl *pipeline.DeadLetter
-	if *dlPath != "" {
-		if dl, err = pipeline.OpenDeadLetter(*dlPath); err != nil {
-			return fmt.Errorf("pull: %w", err)
-		}
+	// The pipeline's record entry decides what is an audit event, as in
+	// every front end; pull applies no policy and writes events as stored.
+	set := pipeline.Settings{MaxInputSize: audit.DefaultMaxSize, DeadLetterFile: *dlPath, Shape: shape.Config{Layout: shape.LayoutJSON}}
+	pipe, dl, err := set.Build()
+	if err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	if dl != nil {
 		defer dl.Close()
 	}
 	ctx := context.Background()
-	var tot pullTotals
+	pl := &puller{out: bufio.NewWriterSize(out, 256<<10), pipe: pipe, dl: dl, stderr: stderr}
 	switch *from {
 	case "cloudwatch":
-		err = pullCloudWatch(ctx, cloudwatchsrc.Config{LogGroup: *group, StreamPrefix: *prefix, StartTime: start, EndTime: end, PageLimit: int32(*pageLimit)},
-			*region, *endpoint, bw, dl, &tot, stderr)
+		err = pl.cloudWatch(ctx, cloudwatchsrc.Config{LogGroup: *group, StreamPrefix: *prefix, StartTime: start, EndTime: end, PageLimit: int32(*pageLimit), LookBack: *lookBack},
+			*region, *endpoint)
 	case "sls":
-		err = pullSLS(ctx, *endpoint, *project, *logstore, start, end, bw, dl, &tot, stderr)
+		err = pl.sls(ctx, *endpoint, *project, *logstore, start, end)
 	case "":
 		return errors.New("pull: --from is required (cloudwatch or sls)")
 	default:
 		return fmt.Errorf("pull: --from %q is not cloudwatch or sls", *from)
 	}
-	if ferr := bw.Flush(); err == nil && ferr != nil {
+	if ferr := pl.out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("pull: write output: %w", ferr)
 	}
-	fmt.Fprintf(stderr, "pulled %d events (%s) from %s, %s to %s; %d truncated, %d unreadable",
-		tot.events, humanBytes(tot.bytes), *from, start.Format(time.RFC3339), end.Format(time.RFC3339), tot.truncated, tot.rejected)
+	tot := &pl.tot
+	fmt.Fprintf(stderr, "pulled %d events (%s) from %s, %s (inclusive) to %s (exclusive); %d truncated, %d unreadable",
+		tot.events, humanBytes(tot.bytes), *from, start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), tot.truncated, tot.rejected)
+	if tot.late > 0 {
+		fmt.Fprintf(stderr, "; %d became visible late", tot.late)
+	}
+	if tot.retries > 0 {
+		fmt.Fprintf(stderr, "; %d calls retried (throttling, server or network errors)", tot.retries)
+	}
 	if dl == nil && tot.truncated+tot.rejected > 0 {
 		fmt.Fprint(stderr, " (not kept: no --dead-letter)")
 	}
@@ -150,14 +212,84 @@ func parseWhen(name, v string, now time.Time) (time.Time, error) {
 		}
 		return now.Add(-d), nil
 	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("pull: --%s %q is neither a duration (2h) nor an RFC 3339 time", name, v)
 	}
 	return t, nil
 }
 
-func pullCloudWatch(ctx context.Context, cfg cloudwatchsrc.Config, region, endpoint string, out *bufio.Writer, dl *pipeline.DeadLetter, tot *pullTotals, stderr io.Writer) error {
+// puller writes pulled records: their audit events as JSON lines, the
+// rest counted and dead-lettered.
+type puller struct {
+	out    *bufio.Writer
+	pipe   *pipeline.Pipeline
+	dl     *pipeline.DeadLetter
+	stderr io.Writer
+	tot    pullTotals
+	s      pipeline.Scratch
+}
+
+// record splits one stored message through the pipeline's record entry
+// (pipeline.Records, as the collector receiver and the Fluent Bit plugin
+// do): each audit event is written as stored, each value that is not one
+// is counted and dead-lettered with its reason.
+func (p *puller) record(body []byte, source string) error {
+	var err error
+	p.pipe.Records(body, &p.s, func(r *pipeline.Result) {
+		if err != nil {
+			return
+		}
+		if r.Outcome == pipeline.Rejected && !r.Decoded {
+			err = p.reject(r, source)
+			return
+		}
+		err = p.write(r.Raw)
+	})
+	return err
+}
+
+// reject counts and dead-letters a message or value that is not an audit
+// event: undecodable input is kept as its size, hash and a masked prefix.
+func (p *puller) reject(r *pipeline.Result, source string) error {
+	if r.Reason == reasonTruncated {
+		p.tot.truncated++
+	} else {
+		p.tot.rejected++
+	}
+	if p.dl == nil {
+		return nil
+	}
+	return p.dl.Write(pipeline.LetterFor(r, source, 0))
+}
+
+// rejectInput rejects a whole stored message with a reason of its own.
+func (p *puller) rejectInput(reason string, cause error, raw []byte, source string) error {
+	r := pipeline.RejectResult(cause, raw)
+	r.Reason = reason
+	return p.reject(&r, source)
+}
+
+func (p *puller) write(event []byte) error {
+	if _, err := p.out.Write(event); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := p.out.WriteByte('\n'); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	p.tot.events++
+	p.tot.bytes += int64(len(event)) + 1
+	return nil
+}
+
+func (p *puller) progress() { fmt.Fprintf(p.stderr, "\r%d events", p.tot.events) }
+
+// reasonTruncated is the dead-letter reason of messages CloudWatch cut.
+const reasonTruncated = "truncated"
+
+var errTruncated = errors.New("message cut by CloudWatch Logs (" + cloudwatchsrc.TruncatedMarker + ")")
+
+func (p *puller) cloudWatch(ctx context.Context, cfg cloudwatchsrc.Config, region, endpoint string) error {
 	var opts []func(*awsconfig.LoadOptions) error
 	if region != "" {
 		opts = append(opts, awsconfig.WithRegion(region))
@@ -167,54 +299,62 @@ func pullCloudWatch(ctx context.Context, cfg cloudwatchsrc.Config, region, endpo
 		return fmt.Errorf("pull: load AWS configuration: %w", err)
 	}
 	client := cloudwatchlogs.NewFromConfig(awsCfg, func(o *cloudwatchlogs.Options) {
+		// The reader retries throttling and 5xx with its own backoff (2
+		// minutes per call); the SDK's 3 attempts would only stack on it.
+		o.Retryer = aws.NopRetryer{}
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	})
+	lookBack := cfg.LookBack
+	cfg.Clock, cfg.Backoff = pullNow, pullBackoff
 	r, err := cloudwatchsrc.New(client, cfg, nil)
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)
 	}
-	err = r.Read(ctx, func(batch []cloudwatchsrc.Message) error {
+	deliver := func(batch []cloudwatchsrc.Message) error {
 		for _, m := range batch {
+			src := fmt.Sprintf("cloudwatch:%s:%s@%s#%s", cfg.LogGroup, m.Stream, m.Timestamp.UTC().Format(time.RFC3339Nano), m.EventID)
 			if m.Truncated {
-				tot.truncated++
-				if dl != nil {
-					src := fmt.Sprintf("cloudwatch:%s:%s@%s#%s", cfg.LogGroup, m.Stream, m.Timestamp.UTC().Format(time.RFC3339Nano), m.EventID)
-					if err := dl.Write(pipeline.Letter{Reason: "truncated", Err: errors.New("message cut by CloudWatch Logs ([Truncated...])"), Source: src, Raw: m.Body}); err != nil {
-						return err
-					}
+				if err := p.rejectInput(reasonTruncated, errTruncated, m.Body, src); err != nil {
+					return err
 				}
 				continue
 			}
-			if err := writeLine(out, m.Body, tot); err != nil {
+			if err := p.record(m.Body, src); err != nil {
 				return err
 			}
 		}
-		fmt.Fprintf(stderr, "\r%d events", tot.events)
+		p.progress()
 		return nil
-	})
-	fmt.Fprint(stderr, "\r")
+	}
+	err = r.Read(ctx, deliver)
+	// Wait for events that become visible late: read on until the
+	// look-back after the end has passed, then over the whole look-back.
+	settled := cfg.EndTime.Add(lookBack)
+	if err == nil && lookBack > 0 && !r.Settled(cfg.EndTime) {
+		fmt.Fprintf(p.stderr, "\rwaiting until %s for events that become visible late (--look-back %s)\n", settled.Format(time.RFC3339), lookBack)
+	}
+	for err == nil && lookBack > 0 && !r.Settled(cfg.EndTime) {
+		if wait := settled.Sub(pullNow()); wait > 0 {
+			if err = pullSleep(ctx, min(wait, pullPoll)); err != nil {
+				break
+			}
+		}
+		if !pullNow().Before(settled) {
+			r.ForceSweep()
+		}
+		err = r.Read(ctx, deliver)
+	}
+	p.tot.late, p.tot.retries = r.Stats().Late, r.Stats().Retries
+	fmt.Fprint(p.stderr, "\r")
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)
 	}
 	return nil
 }
 
-func writeLine(out *bufio.Writer, body []byte, tot *pullTotals) error {
-	body = []byte(strings.TrimRight(string(body), "\r\n"))
-	if _, err := out.Write(body); err != nil {
-		return fmt.Errorf("write output: %w", err)
-	}
-	if err := out.WriteByte('\n'); err != nil {
-		return fmt.Errorf("write output: %w", err)
-	}
-	tot.events++
-	tot.bytes += int64(len(body)) + 1
-	return nil
-}
-
-func pullSLS(ctx context.Context, endpoint, project, logstore string, start, end time.Time, out *bufio.Writer, dl *pipeline.DeadLetter, tot *pullTotals, stderr io.Writer) error {
+func (p *puller) sls(ctx context.Context, endpoint, project, logstore string, start, end time.Time) error {
 	switch {
 	case endpoint == "":
 		return errors.New("pull: --endpoint is required for sls")
@@ -235,29 +375,33 @@ func pullSLS(ctx context.Context, endpoint, project, logstore string, start, end
 			},
 		}})
 	}
-	err := slssrc.PullRange(ctx, client, project, logstore, start, end, func(batch []slssrc.Message) error {
+	var stats slssrc.PullStats
+	rng := slssrc.Range{Project: project, Logstore: logstore, From: start, To: end, Backoff: pullSLSBackoff, Count: pullPullCount, Stats: &stats}
+	err := slssrc.PullRange(ctx, client, rng, func(batch []slssrc.Message) error {
 		for _, m := range batch {
+			src := fmt.Sprintf("sls:%s/%s shard %d @%s", project, logstore, m.Shard, m.Time.UTC().Format(time.RFC3339))
 			if m.Err != nil {
-				tot.rejected++
-				if dl != nil {
-					raw, _ := json.Marshal(m.Fields)
-					src := fmt.Sprintf("sls:%s/%s shard %d @%s", project, logstore, m.Shard, m.Time.UTC().Format(time.RFC3339))
-					if err := dl.Write(pipeline.Letter{Reason: "rebuild_failed", Err: m.Err, Source: src, Raw: raw}); err != nil {
-						return err
-					}
+				raw, _ := json.Marshal(m.Fields)
+				if err := p.rejectInput(reasonRebuildFailed, m.Err, raw, src); err != nil {
+					return err
 				}
 				continue
 			}
-			if err := writeLine(out, m.Body, tot); err != nil {
+			if err := p.record(m.Body, src); err != nil {
 				return err
 			}
 		}
-		fmt.Fprintf(stderr, "\r%d events", tot.events)
+		p.progress()
 		return nil
 	})
-	fmt.Fprint(stderr, "\r")
+	p.tot.retries = stats.Retries
+	fmt.Fprint(p.stderr, "\r")
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)
 	}
 	return nil
 }
+
+// reasonRebuildFailed is the dead-letter reason of SLS logs that are not
+// in ACK's key layout.
+const reasonRebuildFailed = "rebuild_failed"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -19,19 +20,41 @@ import (
 // goodEvents are the four single-event lines of the shared test log.
 func goodEvents() []string { return strings.Split(events, "\n")[:4] }
 
-func TestPullCloudWatchFeedsPolicyTest(t *testing.T) {
-	srv, err := cwtest.New(cwtest.Options{Region: "eu-west-1", Credentials: map[string]cwtest.Credential{"AKIDPULL": {SecretAccessKey: "pull-secret"}}})
+// fakePullTime makes pull read the time from clock and sleep by running
+// sleep (which moves the clock), for the duration of the test.
+func fakePullTime(t *testing.T, clock *cwtest.Clock, sleep func(time.Duration)) {
+	t.Helper()
+	pullNow = clock.Now
+	pullSleep = func(_ context.Context, d time.Duration) error { sleep(d); return nil }
+	t.Cleanup(func() {
+		pullNow = time.Now
+		pullSleep = sleepCtx
+	})
+}
+
+// cwPullServer starts a CloudWatch test server on clock with the
+// credentials of the environment it sets for pull.
+func cwPullServer(t *testing.T, clock *cwtest.Clock, vis cwtest.Visibility) *cwtest.Server {
+	t.Helper()
+	srv, err := cwtest.New(cwtest.Options{Region: "eu-west-1", Credentials: map[string]cwtest.Credential{"AKIDPULL": {SecretAccessKey: "pull-secret"}},
+		Clock: clock.Now, Visibility: vis})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDPULL")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "pull-secret")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	return srv
+}
 
-	now := time.Now()
+func TestPullCloudWatchFeedsPolicyTest(t *testing.T) {
+	clock := cwtest.NewClock(time.Now())
+	srv := cwPullServer(t, clock, cwtest.Visibility{})
+	fakePullTime(t, clock, clock.Sleep)
+	now := clock.Now()
 	for i, l := range goodEvents() {
 		srv.AddEvents("/aws/eks/prod/cluster", "kube-apiserver-audit-"+string(rune('a'+i%2)), cwtest.Event{Timestamp: now.Add(-time.Duration(30-i) * time.Minute).UnixMilli(), Message: l})
 	}
@@ -42,7 +65,7 @@ func TestPullCloudWatchFeedsPolicyTest(t *testing.T) {
 	dir := t.TempDir()
 	out, dead := filepath.Join(dir, "history.jsonl"), filepath.Join(dir, "dead.jsonl")
 	var stdout, stderr bytes.Buffer
-	err = run([]string{"pull", "--from", "cloudwatch", "--group", "/aws/eks/prod/cluster", "--region", "eu-west-1", "--endpoint", srv.URL,
+	err := run([]string{"pull", "--from", "cloudwatch", "--group", "/aws/eks/prod/cluster", "--region", "eu-west-1", "--endpoint", srv.URL,
 		"--since", "2h", "--out", out, "--dead-letter", dead, "--page-limit", "2"}, nil, &stdout, &stderr)
 	var ee exitError
 	if !errors.As(err, &ee) || ee.code != 1 {
@@ -82,34 +105,54 @@ func TestPullCloudWatchFeedsPolicyTest(t *testing.T) {
 	}
 }
 
-func TestPullSLS(t *testing.T) {
-	s, err := slstest.Start("127.0.0.1:0", slstest.Options{
+// slsPullServer starts an SLS test server with the credentials of the
+// environment it sets for pull.
+func slsPullServer(t *testing.T, faults ...slstest.Faults) *slstest.Server {
+	t.Helper()
+	opts := slstest.Options{
 		Projects: map[string][]string{"k8s-log-c1": {"audit-c1"}},
 		Keys:     map[string]string{"LTAIpull": "pull-secret"},
-	})
+	}
+	if len(faults) > 0 {
+		opts.Faults = faults[0]
+	}
+	s, err := slstest.Start("127.0.0.1:0", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIpull")
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "pull-secret")
 	t.Setenv(slsDialEnv, s.Addr())
+	return s
+}
+
+// ackLog turns an audit event line into one log in ACK's layout: strings
+// unquoted, objects as JSON text.
+func ackLog(t *testing.T, line string, tm uint32) *slssdk.Log {
+	t.Helper()
+	var ev map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(line), &ev); err != nil {
+		t.Fatal(err)
+	}
+	lg := &slssdk.Log{Time: &tm}
+	for k, v := range ev {
+		var sv string
+		if json.Unmarshal(v, &sv) != nil {
+			sv = string(v)
+		}
+		k := k
+		lg.Contents = append(lg.Contents, &slssdk.LogContent{Key: &k, Value: &sv})
+	}
+	return lg
+}
+
+func TestPullSLS(t *testing.T) {
+	s := slsPullServer(t)
 	str := func(s string) *string { return &s }
 	now := time.Now()
 	for i, l := range goodEvents() {
-		var ev map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(l), &ev); err != nil {
-			t.Fatal(err)
-		}
-		tm := uint32(now.Unix())
-		lg := &slssdk.Log{Time: &tm}
-		for k, v := range ev { // ACK layout: strings unquoted, objects as JSON text
-			var sv string
-			if json.Unmarshal(v, &sv) != nil {
-				sv = string(v)
-			}
-			lg.Contents = append(lg.Contents, &slssdk.LogContent{Key: str(k), Value: str(sv)})
-		}
+		lg := ackLog(t, l, uint32(now.Unix()))
 		if err := s.AddLogGroup("k8s-log-c1", "audit-c1", i%2, now.Add(-time.Duration(10+i)*time.Minute), &slssdk.LogGroup{Logs: []*slssdk.Log{lg}}); err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +163,7 @@ func TestPullSLS(t *testing.T) {
 	}
 	dead := filepath.Join(t.TempDir(), "dead.jsonl")
 	var stdout, stderr bytes.Buffer
-	err = run([]string{"pull", "--from", "sls", "--endpoint", strings.TrimPrefix(s.Endpoint(), "http://"), "--project", "k8s-log-c1", "--logstore", "audit-c1",
+	err := run([]string{"pull", "--from", "sls", "--endpoint", strings.TrimPrefix(s.Endpoint(), "http://"), "--project", "k8s-log-c1", "--logstore", "audit-c1",
 		"--since", now.Add(-time.Hour).Format(time.RFC3339), "--dead-letter", dead}, nil, &stdout, &stderr)
 	var ee exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(stderr.String(), "pulled 4 events") || !strings.Contains(stderr.String(), "1 unreadable") {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestReadAllAtLeastOnceAcrossFailures(t *testing.T) {
 	if fmt.Sprint(ids(again)) != `[{"auditID":"late-same-ms"}]` {
 		t.Fatalf("after restart delivered %v", ids(again))
 	}
-	if st := r2.Stats(); st.Duplicates == 0 {
+	if st := r2.Stats(); st.Skipped == 0 {
 		t.Errorf("restart re-read the boundary millisecond but counted no duplicates: %+v", st)
 	}
 }
@@ -128,7 +129,9 @@ func TestTruncatedAndTimeRange(t *testing.T) {
 		cwtest.Event{Timestamp: base.Add(2 * time.Minute).UnixMilli(), Message: `{"auditID":"whole"}`},
 		cwtest.Event{Timestamp: base.Add(3 * time.Minute).UnixMilli(), Message: `{"auditID":"late"}`},
 	)
-	r, _ := New(c, Config{LogGroup: group, StartTime: base.Add(time.Second), EndTime: base.Add(2 * time.Minute)}, nil)
+	// StartTime is inclusive, EndTime exclusive: "late", at exactly
+	// EndTime, belongs to the next window.
+	r, _ := New(c, Config{LogGroup: group, StartTime: base.Add(time.Second), EndTime: base.Add(3 * time.Minute)}, nil)
 	var got []Message
 	if err := r.Read(context.Background(), func(b []Message) error { got = append(got, b...); return nil }); err != nil {
 		t.Fatal(err)
@@ -216,18 +219,105 @@ func TestOnCommitFollowsDeliveredPages(t *testing.T) {
 	if len(commits) != 1 {
 		t.Fatalf("%d commits after one accepted and one refused page, want 1", len(commits))
 	}
-	n := 0
-	for _, p := range commits[0].Streams {
-		n += len(p.EventIDs)
-	}
-	if n == 0 || len(commits[0].Streams) != 3 {
-		t.Fatalf("committed checkpoint %+v does not cover the first page", commits[0])
+	seen, err := unmarshalSeen(commits[0].Delivered)
+	if err != nil || seen.len() != 10 || len(commits[0].Streams) != 3 {
+		t.Fatalf("committed checkpoint %+v (%v) does not cover the first page", commits[0], err)
 	}
 	if err := r.Read(context.Background(), func([]Message) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	last := commits[len(commits)-1]
-	if got, want := fmt.Sprint(last), fmt.Sprint(r.Checkpoint()); got != want {
+	last, now := commits[len(commits)-1], r.Checkpoint()
+	a, errA := unmarshalSeen(last.Delivered)
+	b, errB := unmarshalSeen(now.Delivered)
+	if errA != nil || errB != nil || !maps.Equal(a.ids, b.ids) || a.len() != 30 {
+		t.Fatalf("last commit remembers %v, the reader %v (%v %v)", a.ids, b.ids, errA, errB)
+	}
+	last.Delivered, now.Delivered = nil, nil
+	if got, want := fmt.Sprint(last), fmt.Sprint(now); got != want {
 		t.Fatalf("last commit %s, reader checkpoint %s", got, want)
+	}
+}
+
+// TestErrorClassesByStatus: answers without a known code are told apart by
+// their HTTP status: 503 with an empty body, 500 InternalServerError and
+// 429 TooManyRequestsException are retried, a 400 without a known code is
+// not.
+func TestErrorClassesByStatus(t *testing.T) {
+	srv, c := setup(t, cwtest.Faults{})
+	history(srv, 5)
+	for _, a := range []cwtest.Answer{
+		{Status: 503},
+		{Status: 500, Type: "InternalServerError", Message: "boom"},
+		{Status: 429, Type: "TooManyRequestsException", Message: "slow down"},
+		{Status: 502, Type: "BadGateway"},
+	} {
+		srv.FailNext("FilterLogEvents", 2, a)
+	}
+	r, _ := New(c, Config{LogGroup: group, Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
+	n := 0
+	if err := r.Read(context.Background(), func(b []Message) error { n += len(b); return nil }); err != nil {
+		t.Fatalf("transient answers not retried: %v", err)
+	}
+	if n != 5 || r.Stats().Retries != 8 {
+		t.Fatalf("delivered %d, retries %d", n, r.Stats().Retries)
+	}
+	srv.FailNext("FilterLogEvents", 1, cwtest.Answer{Status: 400, Type: "SomethingNewException"})
+	r, _ = New(c, Config{LogGroup: group, Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
+	if err := r.Read(context.Background(), func([]Message) error { return nil }); err == nil || r.Stats().Retries != 0 {
+		t.Fatalf("unknown 400: %v, retries %d", err, r.Stats().Retries)
+	}
+}
+
+// nopAPI answers nothing (checkpoint loading tests).
+type nopAPI struct{}
+
+func (nopAPI) FilterLogEvents(context.Context, *cloudwatchlogs.FilterLogEventsInput, ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
+	return &cloudwatchlogs.FilterLogEventsOutput{}, nil
+}
+
+// BenchmarkReread measures a poll over a look-back whose events were all
+// delivered already: the cost of recognising them (hash and lookup) on top
+// of reading the page.
+func BenchmarkReread(b *testing.B) {
+	srv, err := cwtest.New(cwtest.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	c := cloudwatchlogs.New(cloudwatchlogs.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "s", ""), BaseEndpoint: aws.String(srv.URL)})
+	msg := strings.Repeat("x", 1500)
+	now := time.Now().UnixMilli()
+	for i := range 2000 {
+		srv.AddEvents(group, fmt.Sprintf("kube-apiserver-audit-%d", i%3), cwtest.Event{Timestamp: now - 2000 + int64(i), Message: msg})
+	}
+	r, _ := New(c, Config{LogGroup: group}, nil)
+	if err := r.Read(context.Background(), func([]Message) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(2000 * 1500)
+	for b.Loop() {
+		r.ForceSweep()
+		if err := r.Read(context.Background(), func([]Message) error { b.Fatal("redelivered"); return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRemembered measures remembering and recognising events.
+func BenchmarkRemembered(b *testing.B) {
+	s := newSeenSet()
+	keys := make([]uint64, 100_000)
+	for i := range keys {
+		keys[i] = eventKey("kube-apiserver-audit-0", fmt.Sprintf("%056d", i))
+		s.add(keys[i], int64(i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if !s.has(keys[i%len(keys)]) {
+			b.Fatal("lost")
+		}
+		i++
 	}
 }

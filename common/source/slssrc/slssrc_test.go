@@ -166,7 +166,7 @@ func TestPullRange(t *testing.T) {
 		}
 	}
 	var got [][]byte
-	err := PullRange(context.Background(), c, "k8s-log-c1", "audit-c1", base.Add(2*time.Minute), base.Add(5*time.Minute), func(b []Message) error {
+	err := PullRange(context.Background(), c, Range{Project: "k8s-log-c1", Logstore: "audit-c1", From: base.Add(2 * time.Minute), To: base.Add(5 * time.Minute)}, func(b []Message) error {
 		for _, m := range b {
 			if m.Err != nil {
 				t.Fatal(m.Err)
@@ -202,10 +202,10 @@ func TestPullRange(t *testing.T) {
 	}
 	// fn's error stops the pull and is returned.
 	boom := errors.New("full")
-	if err := PullRange(context.Background(), c, "k8s-log-c1", "audit-c1", base, time.Time{}, func([]Message) error { return boom }); !errors.Is(err, boom) {
+	if err := PullRange(context.Background(), c, Range{Project: "k8s-log-c1", Logstore: "audit-c1", From: base}, func([]Message) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("callback error: %v", err)
 	}
-	if err := PullRange(context.Background(), c, "k8s-log-c1", "nope", base, time.Time{}, func([]Message) error { return nil }); err == nil || !strings.Contains(err.Error(), "LogStoreNotExist") {
+	if err := PullRange(context.Background(), c, Range{Project: "k8s-log-c1", Logstore: "nope", From: base}, func([]Message) error { return nil }); err == nil || !strings.Contains(err.Error(), "LogStoreNotExist") {
 		t.Fatalf("missing logstore: %v", err)
 	}
 }
@@ -229,7 +229,7 @@ func TestConsumerCommitsOnlyAfterDelivery(t *testing.T) {
 		Credentials: Credentials{AccessKeyID: ak, AccessKeySecret: sk},
 		HTTPClient:  s.Client(),
 	}
-	cons, err := NewConsumer(cfg, func(b []Message) error {
+	cons, err := NewConsumer(context.Background(), cfg, func(b []Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if refuse {
@@ -275,7 +275,7 @@ func TestConsumerCommitsOnlyAfterDelivery(t *testing.T) {
 	if err := (&Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "endpoint") {
 		t.Fatalf("empty config: %v", err)
 	}
-	if _, err := NewConsumer(Config{Endpoint: "x", Project: "p", Logstore: "l", ConsumerGroup: "g", ConsumerName: "n", Credentials: Credentials{"a", "b", ""}, HeartbeatInterval: 1500 * time.Millisecond}, nil); err == nil {
+	if _, err := NewConsumer(context.Background(), Config{Endpoint: "x", Project: "p", Logstore: "l", ConsumerGroup: "auditlane", ConsumerName: "n", Credentials: Credentials{"a", "b", ""}, HeartbeatInterval: 1500 * time.Millisecond}, nil); err == nil {
 		t.Fatal("fractional heartbeat accepted")
 	}
 }
@@ -318,7 +318,7 @@ func TestValidateWithProvider(t *testing.T) {
 // changed) and leaves no lazy initialisation to race on.
 func TestPrimeClient(t *testing.T) {
 	s, _ := server(t, 1)
-	cons, err := NewConsumer(Config{Endpoint: s.Endpoint(), Project: "k8s-log-c1", Logstore: "audit-c1", ConsumerGroup: "g", ConsumerName: "n",
+	cons, err := NewConsumer(context.Background(), Config{Endpoint: s.Endpoint(), Project: "k8s-log-c1", Logstore: "audit-c1", ConsumerGroup: "auditlane", ConsumerName: "n",
 		Credentials: Credentials{AccessKeyID: ak, AccessKeySecret: sk}, HTTPClient: s.Client()}, func([]Message) error { return nil })
 	if err != nil {
 		t.Fatal(err)

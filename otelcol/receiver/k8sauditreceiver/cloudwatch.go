@@ -54,6 +54,12 @@ type CloudWatchConfig struct {
 	// PollInterval is the pause between two passes over the log group once
 	// it is read to its end; default 5s.
 	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// LookBack is how long after its timestamp an event may become
+	// visible in CloudWatch Logs (eventually consistent reads, several
+	// apiservers per cluster) and still be read; default 2m. Each poll
+	// re-reads behind the newest event read, up to twice this far and
+	// less often the further back, skipping what it delivered already.
+	LookBack time.Duration `mapstructure:"look_back"`
 	// PageLimit is the FilterLogEvents limit (1..10000; 0: the service's
 	// default). One page is one call to the next consumer.
 	PageLimit int32 `mapstructure:"page_limit"`
@@ -63,9 +69,12 @@ type CloudWatchConfig struct {
 	ExternalID  string `mapstructure:"external_id"`
 	STSEndpoint string `mapstructure:"sts_endpoint"`
 	// Storage is the storage extension (file_storage) that keeps the
-	// per-stream progress; without it every start begins at
-	// start_at / start_time.
+	// progress (watermark, delivered events inside the look-back, active
+	// streams); without it every start begins at start_at / start_time.
 	Storage *component.ID `mapstructure:"storage"`
+
+	// clock is the reader's time when set (tests compress time).
+	clock func() time.Time
 }
 
 var externalIDRe = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
@@ -78,6 +87,8 @@ func (c *CloudWatchConfig) validate() error {
 		return fmt.Errorf("cloudwatch::start_at: %q is neither end nor beginning", c.StartAt)
 	case c.PollInterval <= 0:
 		return errors.New("cloudwatch::poll_interval: must be positive")
+	case c.LookBack <= 0:
+		return errors.New("cloudwatch::look_back: must be positive")
 	case c.PageLimit < 0 || c.PageLimit > 10000:
 		return fmt.Errorf("cloudwatch::page_limit: %d is not between 1 and 10000", c.PageLimit)
 	case c.ExternalID != "" && c.RoleARN == "":
@@ -115,7 +126,7 @@ type cwState struct {
 	// 0: the beginning), so that start_at: end survives restarts before
 	// the first event.
 	StartMillis int64 `json:"start_ms"`
-	// Reader is the per-stream progress.
+	// Reader is the reader's checkpoint.
 	Reader cloudwatchsrc.Checkpoint `json:"reader"`
 }
 
@@ -127,6 +138,8 @@ type cwReader struct {
 	rd        *cloudwatchsrc.Reader
 	state     cwState
 	truncated atomic.Int64
+	// lateWarned is the lateness last warned about.
+	lateWarned time.Duration
 }
 
 func (r *auditReceiver) startCloudWatch(ctx context.Context, host component.Host) error {
@@ -166,6 +179,7 @@ func (r *auditReceiver) startCloudWatch(ctx context.Context, host component.Host
 	}
 	rcfg := cloudwatchsrc.Config{
 		LogGroup: cfg.LogGroupName, StreamPrefix: cfg.LogStreamNamePrefix, PageLimit: cfg.PageLimit,
+		LookBack: cfg.LookBack, Clock: cfg.clock,
 		OnCommit: func(ck cloudwatchsrc.Checkpoint) {
 			c.state.Reader = ck
 			c.save(context.Background())
@@ -247,6 +261,7 @@ func (c *cwReader) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		c.warnLate()
 		if err != nil {
 			failures++
 			wait = min(c.cfg.PollInterval<<min(failures, 6), time.Minute)
@@ -260,6 +275,18 @@ func (c *cwReader) run(ctx context.Context) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// warnLate warns when events became visible more than half the look-back
+// late: later ones would be missed.
+func (c *cwReader) warnLate() {
+	st := c.rd.Stats()
+	if st.MaxLate <= c.cfg.LookBack/2 || st.MaxLate <= c.lateWarned {
+		return
+	}
+	c.lateWarned = st.MaxLate
+	c.r.logger.Warn("k8saudit: CloudWatch Logs showed events late, close to cloudwatch::look_back; raise it, or events later than it will be missed",
+		zap.Duration("max_late", st.MaxLate), zap.Duration("look_back", c.cfg.LookBack), zap.Int("late_events", st.Late))
 }
 
 // deliver passes one page on. Only when the next consumer accepted it are

@@ -201,6 +201,7 @@ func TestCloudWatchConfigValidate(t *testing.T) {
 		{func(c *CloudWatchConfig) { c.StartTime = "yesterday" }, "cloudwatch::start_time"},
 		{func(c *CloudWatchConfig) { c.StartTime = "-1h" }, "cloudwatch::start_time"},
 		{func(c *CloudWatchConfig) { c.PollInterval = 0 }, "cloudwatch::poll_interval"},
+		{func(c *CloudWatchConfig) { c.LookBack = 0 }, "cloudwatch::look_back"},
 		{func(c *CloudWatchConfig) { c.PageLimit = 10001 }, "cloudwatch::page_limit"},
 		{func(c *CloudWatchConfig) { c.ExternalID = "abc" }, "cloudwatch::external_id"},
 	} {
@@ -214,5 +215,99 @@ func TestCloudWatchConfigValidate(t *testing.T) {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want one naming %s", err, tc.want)
 		}
+	}
+}
+
+// TestCloudWatchModeLateEventsAcrossRestart: events become visible 0–3 s
+// after they were stored, in batches that arrive out of order from 3
+// apiservers; the receiver is restarted from its storage in the middle.
+// Every event is passed on exactly once (time runs on a manual clock).
+func TestCloudWatchModeLateEventsAcrossRestart(t *testing.T) {
+	const n = 3000
+	clock := cwtest.NewClock(time.Now().Truncate(time.Second))
+	srv := cwServer(t)
+	srv.SetClock(clock.Now)
+	srv.SetVisibility(cwtest.Visibility{MaxDelay: 3 * time.Second, Seed: 5})
+	srv.CreateGroup(cwGroup, 0)
+	prod := cwtest.NewProducer(srv, clock, cwtest.ProducerConfig{Group: cwGroup, Events: n, Rate: 200, Seed: 5, Message: audittest.Event})
+	cfg := cwConfig(srv)
+	cfg.CloudWatch.LookBack = 10 * time.Second
+	cfg.CloudWatch.clock = clock.Now
+	st := audittest.NewStorage()
+	sink := newIDSink()
+	r := startReceiver(t, cfg, sink, st)
+	restarted := false
+	for !prod.Done() {
+		prod.Advance(500 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a few polls
+		if !restarted && prod.Produced() >= n/2 {
+			restarted = true
+			if err := r.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r = startReceiver(t, cfg, sink, st)
+		}
+	}
+	// Let the look-back pass the last events.
+	for range 30 {
+		clock.Advance(time.Second)
+		time.Sleep(10 * time.Millisecond)
+	}
+	sink.wait(t, n)
+	time.Sleep(100 * time.Millisecond)
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	late := r.(*auditReceiver).cw.rd.Stats().Late
+	sink.check(t, seq(0, n))
+	if late == 0 {
+		t.Fatal("no event was late after the restart: the test did not exercise the look-back")
+	}
+}
+
+// TestCloudWatchModeSameRejectionsAsPull: a truncation marker before CR LF
+// or a space is counted as truncated (not as invalid JSON), other log
+// lines are dead-lettered with the reason pull gives them, and an
+// EventList is split into its events.
+func TestCloudWatchModeSameRejectionsAsPull(t *testing.T) {
+	srv := cwServer(t)
+	base := time.Now().Add(-time.Hour)
+	whole := audittest.Event(0, base)
+	for i, m := range []string{
+		whole,
+		audittest.Event(1, base)[:200] + cloudwatchsrc.TruncatedMarker + "\r\n",
+		audittest.Event(2, base)[:200] + cloudwatchsrc.TruncatedMarker + " ",
+		"I1206 04:52:24.123456 1 trace.go:236] not an audit event",
+		`{"msg":"hello"}`,
+		audittest.EventList(3, 2, base),
+	} {
+		srv.AddEvents(cwGroup, "kube-apiserver-audit-0", cwtest.Event{Timestamp: base.Add(time.Duration(i) * time.Second).UnixMilli(), Message: m})
+	}
+	dl := filepath.Join(t.TempDir(), "dead.jsonl")
+	cfg := cwConfig(srv)
+	cfg.Pipeline = auditotel.PipelineConfig{"dead_letter_file": dl}
+	sink := newIDSink()
+	r := startReceiver(t, cfg, sink, audittest.NewStorage())
+	sink.wait(t, 3)
+	time.Sleep(150 * time.Millisecond)
+	truncated := r.(*auditReceiver).cw.truncated.Load()
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink.check(t, []int{0, 3, 4})
+	raw, err := os.ReadFile(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var letter map[string]any
+		if err := json.Unmarshal([]byte(l), &letter); err != nil {
+			t.Fatal(err)
+		}
+		reasons[letter["reason"].(string)]++
+	}
+	if truncated != 2 || fmt.Sprint(reasons) != "map[invalid_json:1 truncated:2 unsupported_kind:1]" {
+		t.Fatalf("truncated %d, dead letters %v", truncated, reasons)
 	}
 }

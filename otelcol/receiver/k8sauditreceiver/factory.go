@@ -2,8 +2,8 @@
 // apiserver audit events from the audit log file (tailing across
 // lumberjack rotation, gzip backups included, with checkpoints in a
 // storage extension), from the apiserver's audit webhook (EventList
-// POSTs over mTLS), from CloudWatch Logs (EKS, FilterLogEvents with
-// per-stream checkpoints) or from an SLS logstore (ACK, through a consumer
+// POSTs over mTLS), from CloudWatch Logs (EKS, FilterLogEvents re-read
+// over a look-back for events that become visible late) or from an SLS logstore (ACK, through a consumer
 // group shared by replicas), runs them through auditlane's pipeline (policy,
 // enrichment, shaping) and emits one log record per kept event: body = the
 // shaped event JSON, timestamp = stageTimestamp, severity from the response
@@ -40,6 +40,7 @@ func createDefaultConfig() component.Config {
 		Webhook: WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second},
 		CloudWatch: CloudWatchConfig{
 			LogStreamNamePrefix: cloudwatchsrc.DefaultStreamPrefix, StartAt: "end", PollInterval: 5 * time.Second,
+			LookBack: cloudwatchsrc.DefaultLookBack,
 		},
 		SLS: SLSConfig{
 			ConsumerGroup: "auditlane", ConsumerName: hostname(), StartAt: "end",

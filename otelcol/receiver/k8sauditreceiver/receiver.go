@@ -62,7 +62,7 @@ func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
 	case ModeCloudWatch:
 		return r.startCloudWatch(ctx, host)
 	case ModeSLS:
-		return r.startSLS()
+		return r.startSLS(ctx)
 	default:
 		return r.startFile(ctx, host)
 	}

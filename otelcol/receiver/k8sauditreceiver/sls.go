@@ -79,6 +79,9 @@ type SLSConfig struct {
 
 	// httpClient carries the requests when set (tests).
 	httpClient *http.Client
+	// setupTimeout bounds creating the consumer group (0: slssrc's
+	// default, 1 minute; tests shorten it).
+	setupTimeout time.Duration
 }
 
 func (c *SLSConfig) validate() error {
@@ -179,7 +182,7 @@ type slsReader struct {
 	cancel   context.CancelFunc
 }
 
-func (r *auditReceiver) startSLS() error {
+func (r *auditReceiver) startSLS(ctx context.Context) error {
 	cfg := r.cfg.SLS
 	prov, err := cfg.credentials(os.Getenv)
 	if err != nil {
@@ -196,13 +199,15 @@ func (r *auditReceiver) startSLS() error {
 	}
 	s := &slsReader{r: r}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.cons, err = slssrc.NewConsumer(slssrc.Config{
+	s.cons, err = slssrc.NewConsumer(ctx, slssrc.Config{
 		Endpoint: cfg.Endpoint, Project: cfg.Project, Logstore: cfg.Logstore,
 		ConsumerGroup: cfg.ConsumerGroup, ConsumerName: cfg.ConsumerName,
 		StartTime:         start,
 		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatTimeout: cfg.HeartbeatTimeout,
-		Provider:   prov,
-		HTTPClient: cfg.httpClient,
+		Provider:     prov,
+		HTTPClient:   cfg.httpClient,
+		SetupTimeout: cfg.setupTimeout,
+		Logger:       sdkLogger{r.logger.With(zap.String("sls_consumer_group", cfg.ConsumerGroup), zap.String("sls_consumer", cfg.ConsumerName))},
 	}, s.deliver)
 	if err != nil {
 		s.cancel()
@@ -259,4 +264,43 @@ func (s *slsReader) stop() {
 		s.cancel()
 		s.cons.Stop()
 	})
+}
+
+// sdkLogger passes the SLS consumer library's go-kit logs to the
+// collector's logger: its errors and warnings as such, its info (a line
+// per heartbeat) at debug level.
+type sdkLogger struct{ l *zap.Logger }
+
+// Log implements the go-kit log.Logger interface.
+func (s sdkLogger) Log(keyvals ...any) error {
+	lvl, msg := "info", ""
+	fields := make([]zap.Field, 0, len(keyvals)/2)
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		k := fmt.Sprint(keyvals[i])
+		switch v := keyvals[i+1]; k {
+		case "level":
+			lvl = fmt.Sprint(v)
+		case "msg":
+			msg = fmt.Sprint(v)
+		default:
+			if err, ok := v.(error); ok {
+				fields = append(fields, zap.NamedError(k, err))
+			} else {
+				fields = append(fields, zap.Any(k, v))
+			}
+		}
+	}
+	if msg == "" {
+		msg = "SLS consumer library"
+	}
+	msg = "k8saudit: sls: " + msg
+	switch lvl {
+	case "error":
+		s.l.Error(msg, fields...)
+	case "warn":
+		s.l.Warn(msg, fields...)
+	default:
+		s.l.Debug(msg, fields...)
+	}
+	return nil
 }

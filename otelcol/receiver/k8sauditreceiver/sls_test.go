@@ -9,12 +9,20 @@ import (
 	"time"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/shape"
 	"github.com/auditlane/auditlane/common/sink/sls/slstest"
 	"github.com/auditlane/auditlane/otelcol/internal/auditotel"
 	"github.com/auditlane/auditlane/otelcol/internal/audittest"
+	"github.com/auditlane/auditlane/otelcol/receiver/k8sauditreceiver/internal/metadata"
 )
 
 const (
@@ -217,5 +225,108 @@ func TestSLSConfigValidate(t *testing.T) {
 	p, err := c.credentials(func(k string) string { return env[k] })
 	if err != nil || p == nil {
 		t.Fatalf("environment credentials: %v", err)
+	}
+}
+
+// newObservedReceiver creates an sls-mode receiver whose logs are kept.
+func newObservedReceiver(t *testing.T, cfg *Config, next consumer.Logs) (receiver.Logs, *observer.ObservedLogs) {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.DebugLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.ID = component.NewID(metadata.Type)
+	set.Logger = zap.New(core)
+	r, err := NewFactory().CreateLogs(context.Background(), set, cfg, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, logs
+}
+
+// TestSLSModeGroupCreatedDespiteFaults: the consumer group's creation is
+// throttled and reset at first; the receiver retries it before it starts
+// reading (the SDK tried once, logged to nowhere, and every heartbeat then
+// failed: nothing was read) and the SDK's logs reach the collector's.
+func TestSLSModeGroupCreatedDespiteFaults(t *testing.T) {
+	srv := slsServer(t, 2)
+	if err := srv.AddLogGroup(slsProject, slsLogstore, 0, time.Now(), ackLogGroup(t, 0, 50, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddLogGroup(slsProject, slsLogstore, 1, time.Now(), ackLogGroup(t, 50, 50, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	srv.FailNext("CreateConsumerGroup", 2, slstest.Answer{Status: 403, Code: "ReadQuotaExceed", Message: "Read QPS Exceed"})
+	srv.FailNext("CreateConsumerGroup", 1, slstest.Answer{Reset: true})
+	sink := newIDSink()
+	r, logs := newObservedReceiver(t, slsConfig(srv, "only"), sink)
+	if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	sink.wait(t, 100)
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink.check(t, seq(0, 100))
+	var retried, sdk bool
+	for _, e := range logs.All() {
+		retried = retried || strings.Contains(e.Message, "creating or verifying the consumer group failed") && e.Level == zap.WarnLevel
+		sdk = sdk || strings.Contains(e.Message, "k8saudit: sls:") && e.ContextMap()["heart beat result"] != nil
+	}
+	if !retried || !sdk {
+		t.Fatalf("collector log lacks the retries (%v) or the SDK's heartbeat lines (%v): %d entries", retried, sdk, logs.Len())
+	}
+}
+
+// TestSLSModeStartFailsClearly: when the consumer group cannot be created
+// within the bound, Start fails and says why.
+func TestSLSModeStartFailsClearly(t *testing.T) {
+	srv := slsServer(t, 1)
+	srv.FailNext("CreateConsumerGroup", 1000, slstest.Answer{Status: 403, Code: "ReadQuotaExceed", Message: "Read QPS Exceed"})
+	cfg := slsConfig(srv, "only")
+	cfg.SLS.setupTimeout = time.Second
+	r, _ := newObservedReceiver(t, cfg, newIDSink())
+	err := r.Start(context.Background(), componenttest.NewNopHost())
+	if err == nil || !strings.Contains(err.Error(), "consumer group auditlane") || !strings.Contains(err.Error(), "ReadQuotaExceed") {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSLSModeSameRejectionsAsPull: a log that is not an audit event (other
+// logs in the logstore) is dead-lettered with the reason pull gives it,
+// and an EventList stored in one log is split.
+func TestSLSModeSameRejectionsAsPull(t *testing.T) {
+	srv := slsServer(t, 1)
+	k, v := "content", "time=now msg=not-audit"
+	tm := uint32(time.Now().Unix())
+	lg := ackLogGroup(t, 0, 3, time.Now())
+	lg.Logs = append(lg.Logs, &slssdk.Log{Time: &tm, Contents: []*slssdk.LogContent{{Key: &k, Value: &v}}})
+	if err := srv.AddLogGroup(slsProject, slsLogstore, 0, time.Now(), lg); err != nil {
+		t.Fatal(err)
+	}
+	dl := filepath.Join(t.TempDir(), "dead.jsonl")
+	cfg := slsConfig(srv, "only")
+	cfg.Pipeline = auditotel.PipelineConfig{"dead_letter_file": dl}
+	sink := newIDSink()
+	r := startReceiver(t, cfg, sink, nil)
+	sink.wait(t, 3)
+	waitFor(t, "the checkpoint past the LogGroup", 20*time.Second, func() bool {
+		off, _ := slstest.CursorOffset(0, srv.Checkpoints(slsProject, slsLogstore, "auditlane")[0])
+		return off == 1
+	})
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink.check(t, seq(0, 3))
+	raw, err := os.ReadFile(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(raw), "\n") != 1 || !strings.Contains(string(raw), `"reason":"unsupported_kind"`) {
+		t.Fatalf("dead letter: %s", raw)
 	}
 }

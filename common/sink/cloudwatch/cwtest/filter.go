@@ -30,18 +30,21 @@ func (s *Server) nextEventID(ts int64) string {
 // AddEvents stores events in group/stream directly, creating both when
 // missing, without PutLogEvents' time-window checks (test setup: history of
 // any age). Events get IDs and, when IngestionTime is zero, the Timestamp as
-// ingestion time. It returns the stored events.
+// ingestion time; they become visible to reads as Options.Visibility says
+// unless VisibleAt is set. It returns the stored events.
 func (s *Server) AddEvents(group, stream string, evs ...Event) []Event {
 	s.CreateStream(group, stream)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.groups[group].streams[stream]
 	out := make([]Event, len(evs))
+	now := s.clock()
 	for i, ev := range evs {
 		if ev.IngestionTime == 0 {
 			ev.IngestionTime = ev.Timestamp
 		}
 		ev.ID = s.nextEventID(ev.Timestamp)
+		ev.VisibleAt = s.visibleAtLocked(group, stream, ev, now)
 		if !st.hasFirstAndLast || ev.Timestamp < st.first {
 			st.first = ev.Timestamp
 		}
@@ -221,6 +224,7 @@ func (s *Server) filterLogEvents(body []byte) (any, *apiError) {
 		return nil, errNotFound("The specified log group does not exist.")
 	}
 	var sel []filteredEvent
+	nowMS := s.clock().UnixMilli()
 	for sn, st := range g.streams {
 		if len(in.LogStreamNames) > 0 && !slices.Contains(in.LogStreamNames, sn) {
 			continue
@@ -229,6 +233,10 @@ func (s *Server) filterLogEvents(body []byte) (any, *apiError) {
 			continue
 		}
 		for _, ev := range st.events {
+			if ev.VisibleAt > nowMS {
+				s.stats.Hidden++
+				continue
+			}
 			if in.StartTime != nil && ev.Timestamp < *in.StartTime ||
 				in.EndTime != nil && ev.Timestamp > *in.EndTime ||
 				ev.ID <= after || !pattern.match(ev.Message) {

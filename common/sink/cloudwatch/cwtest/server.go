@@ -38,7 +38,16 @@
 // connection resets) are set through Options.Faults, SetFaults and Outage, and
 // take effect before a request is applied: PutLogEvents is not idempotent, so
 // a fault injected after storing would make duplicates unavoidable for any
-// client.
+// client. FailNext scripts exact error answers (any HTTP status, error type
+// or an empty body) for the next requests of an operation.
+//
+// Reads are eventually consistent, as the service's are: with
+// Options.Visibility (or SetVisibility) every stored event becomes visible to
+// FilterLogEvents and GetLogEvents only some time after it was stored (a
+// seeded random delay up to Visibility.MaxDelay, by the service clock), so
+// an event routinely shows up after later events were read. An Event added
+// with a non-zero VisibleAt keeps it. Options.Clock (or SetClock) lets a test
+// compress time: visibility follows the service clock, not the wall clock.
 package cwtest
 
 import (
@@ -135,6 +144,30 @@ type Options struct {
 	Discard bool
 	// Faults is the initial fault configuration.
 	Faults Faults
+	// Visibility makes stored events visible to reads only after a delay.
+	Visibility Visibility
+}
+
+// Visibility configures eventually consistent reads: each event stored
+// becomes visible to FilterLogEvents and GetLogEvents after a delay drawn
+// uniformly from [0, MaxDelay] (service clock), or after Delay's answer
+// when Delay is set.
+type Visibility struct {
+	MaxDelay time.Duration
+	// Delay, when set, decides each event's delay instead of MaxDelay.
+	Delay func(group, stream string, ev Event) time.Duration
+	// Seed seeds the delay draws; equal seeds give equal sequences.
+	Seed uint64
+}
+
+// Answer is an error answer scripted with FailNext.
+type Answer struct {
+	// Status is the HTTP status code.
+	Status int
+	// Type is the __type of the JSON error body; empty sends an empty body
+	// (as a load balancer in front of the service may).
+	Type    string
+	Message string
 }
 
 // Event is one stored log event.
@@ -146,6 +179,10 @@ type Event struct {
 	// in the server and ordered like (Timestamp, arrival). AddEvents and
 	// PutLogEvents assign it.
 	ID string
+	// VisibleAt is when reads start returning the event (Unix ms, service
+	// clock); zero means at once. Set from Visibility when stored; an event
+	// passed to AddEvents with VisibleAt set keeps it.
+	VisibleAt int64
 }
 
 // GroupInfo describes a stored log group.
@@ -166,6 +203,8 @@ type Stats struct {
 	Throttled      int            // injected ThrottlingException answers
 	Unavailable    int            // injected ServiceUnavailableException answers
 	Resets         int            // injected connection resets
+	Scripted       int            // answers scripted with FailNext
+	Hidden         int            // events left out of read answers because not yet visible
 	StoredEvents   int            // events accepted
 	RejectedEvents map[string]int // events rejected individually: too_old, too_new, expired
 	SequenceTokens int            // PutLogEvents requests that carried a sequenceToken
@@ -206,6 +245,9 @@ type Server struct {
 	groups      map[string]*logGroup
 	stats       Stats
 	eventSeq    uint64
+	visibility  Visibility
+	visRng      *rand.Rand
+	scripted    map[string][]Answer // operation → answers for its next requests
 }
 
 // New starts a server. It fails only when the address cannot be listened on.
@@ -238,6 +280,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.resetStats()
 	s.setFaultsLocked(opts.Faults)
+	s.setVisibilityLocked(opts.Visibility)
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.srv.Listener.Close()
 	s.srv.Listener = ln
@@ -266,6 +309,52 @@ func (s *Server) setFaultsLocked(f Faults) {
 	s.faults = f
 	s.faults.Operations = slices.Clone(f.Operations)
 	s.rng = rand.New(rand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
+}
+
+// SetVisibility replaces the visibility configuration for events stored
+// from now on.
+func (s *Server) SetVisibility(v Visibility) {
+	s.mu.Lock()
+	s.setVisibilityLocked(v)
+	s.mu.Unlock()
+}
+
+func (s *Server) setVisibilityLocked(v Visibility) {
+	s.visibility = v
+	s.visRng = rand.New(rand.NewPCG(v.Seed^0x5851f42d4c957f2d, v.Seed))
+}
+
+// visibleAtLocked returns when an event stored now becomes visible.
+// Callers hold s.mu.
+func (s *Server) visibleAtLocked(group, stream string, ev Event, now time.Time) int64 {
+	if ev.VisibleAt != 0 {
+		return ev.VisibleAt
+	}
+	v := s.visibility
+	var d time.Duration
+	switch {
+	case v.Delay != nil:
+		d = v.Delay(group, stream, ev)
+	case v.MaxDelay > 0:
+		d = time.Duration(s.visRng.Int64N(int64(v.MaxDelay) + 1))
+	default:
+		return 0
+	}
+	return now.Add(d).UnixMilli()
+}
+
+// FailNext answers the next n requests of operation op (for example
+// "FilterLogEvents") with a, after signature checks are skipped as for the
+// other faults. Scripted answers come before random faults and outages.
+func (s *Server) FailNext(op string, n int, a Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.scripted == nil {
+		s.scripted = map[string][]Answer{}
+	}
+	for range n {
+		s.scripted[op] = append(s.scripted[op], a)
+	}
 }
 
 // Outage answers every request with ServiceUnavailableException (HTTP 503)
@@ -428,6 +517,20 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
 	_, _ = w.Write(body)
 }
 
+// writeScripted writes a FailNext answer: the service's error shape, or an
+// empty body when the answer has no type.
+func (s *Server) writeScripted(w http.ResponseWriter, a Answer) {
+	if a.Type != "" {
+		s.writeError(w, &apiError{a.Status, a.Type, a.Message})
+		return
+	}
+	s.mu.Lock()
+	s.stats.Errors[fmt.Sprintf("HTTP %d", a.Status)]++
+	s.mu.Unlock()
+	w.Header().Set("X-Amzn-Requestid", requestID())
+	w.WriteHeader(a.Status)
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -460,34 +563,41 @@ const (
 	faultReset
 	faultThrottle
 	faultUnavailable
+	faultScripted
 )
 
-// pickFault decides the fault for one request of operation op.
-func (s *Server) pickFault(op string) (fault, time.Duration) {
+// pickFault decides the fault for one request of operation op; a
+// scripted answer comes with faultScripted.
+func (s *Server) pickFault(op string) (fault, time.Duration, Answer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Requests++
 	f := s.faults
+	if q := s.scripted[op]; len(q) > 0 {
+		s.scripted[op] = q[1:]
+		s.stats.Scripted++
+		return faultScripted, f.Latency, q[0]
+	}
 	if time.Now().Before(s.outageUntil) {
 		s.stats.Unavailable++
-		return faultOutage, f.Latency
+		return faultOutage, f.Latency, Answer{}
 	}
 	if len(f.Operations) > 0 && !slices.Contains(f.Operations, op) {
-		return noFault, f.Latency
+		return noFault, f.Latency, Answer{}
 	}
 	if f.ResetRate > 0 && s.rng.Float64() < f.ResetRate {
 		s.stats.Resets++
-		return faultReset, f.Latency
+		return faultReset, f.Latency, Answer{}
 	}
 	if f.ThrottleRate > 0 && s.rng.Float64() < f.ThrottleRate {
 		s.stats.Throttled++
-		return faultThrottle, f.Latency
+		return faultThrottle, f.Latency, Answer{}
 	}
 	if f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate {
 		s.stats.Unavailable++
-		return faultUnavailable, f.Latency
+		return faultUnavailable, f.Latency, Answer{}
 	}
-	return noFault, f.Latency
+	return noFault, f.Latency, Answer{}
 }
 
 func resetConn(w http.ResponseWriter) {
@@ -510,7 +620,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	op, hasPrefix := strings.CutPrefix(target, targetPrefix)
 
 	// Faults come first, as they would from the service's front door.
-	f, latency := s.pickFault(op)
+	f, latency, scripted := s.pickFault(op)
 	if latency > 0 {
 		select {
 		case <-time.After(latency):
@@ -519,6 +629,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch f {
+	case faultScripted:
+		s.writeScripted(w, scripted)
+		return
 	case faultReset:
 		resetConn(w)
 		return
@@ -1074,7 +1187,9 @@ func (s *Server) putLogEvents(body []byte) (any, *apiError) {
 		st.count++
 		st.storedBytes += int64(len(*ev.Message))
 		if !s.discard {
-			st.events = append(st.events, Event{Timestamp: ts, Message: *ev.Message, IngestionTime: nowMS, ID: s.nextEventID(ts)})
+			e := Event{Timestamp: ts, Message: *ev.Message, IngestionTime: nowMS, ID: s.nextEventID(ts)}
+			e.VisibleAt = s.visibleAtLocked(in.LogGroupName, in.LogStreamName, e, now)
+			st.events = append(st.events, e)
 		}
 	}
 	s.stats.StoredEvents += hi - lo
@@ -1134,7 +1249,12 @@ func (s *Server) getLogEvents(body []byte) (any, *apiError) {
 	// The selection, ordered by timestamp (stable: arrival order within a
 	// millisecond).
 	var sel []Event
+	nowMS := s.clock().UnixMilli()
 	for _, ev := range st.events {
+		if ev.VisibleAt > nowMS {
+			s.stats.Hidden++
+			continue
+		}
 		if in.StartTime != nil && ev.Timestamp < *in.StartTime {
 			continue
 		}

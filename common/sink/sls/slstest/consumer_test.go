@@ -1,6 +1,7 @@
 package slstest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -356,5 +357,47 @@ func TestConsumerLibraryTakeover(t *testing.T) {
 	})
 	if len(aShards) != 2 {
 		t.Fatalf("a held %v before the cut", aShards)
+	}
+}
+
+// TestReadFaults: throttled reads are answered ReadQuotaExceed or
+// ShardReadQuotaExceed (403), faults can be limited to operations, and
+// FailNext scripts exact answers or resets for one operation.
+func TestReadFaults(t *testing.T) {
+	s, c := startShards(t, 1)
+	putSeq(t, c, 0, 3)
+	s.SetFaults(Faults{ThrottleRate: 1, Operations: []string{"PullLogs"}})
+	cur, err := c.GetCursor("prj", "audit-c1", 0, "begin")
+	if err != nil {
+		t.Fatalf("GetCursor is not limited: %v", err)
+	}
+	seen := map[string]bool{}
+	for range 20 {
+		_, _, err := c.PullLogs("prj", "audit-c1", 0, cur, "", 10)
+		var se *slssdk.Error
+		if !errors.As(err, &se) || se.HTTPCode != 403 {
+			t.Fatalf("throttled pull: %v", err)
+		}
+		seen[se.Code] = true
+	}
+	if !seen["ReadQuotaExceed"] || !seen["ShardReadQuotaExceed"] {
+		t.Fatalf("read throttle codes %v", seen)
+	}
+	s.SetFaults(Faults{})
+	cg := slssdk.ConsumerGroup{ConsumerGroupName: "auditlane", Timeout: 60}
+	s.FailNext("CreateConsumerGroup", 1, Answer{Reset: true})
+	s.FailNext("CreateConsumerGroup", 1, Answer{Status: 403, Code: "ReadQuotaExceed", Message: "Read QPS Exceed"})
+	if err := c.CreateConsumerGroup("prj", "audit-c1", cg); err == nil {
+		t.Fatal("reset create answered")
+	}
+	var se *slssdk.Error
+	if err := c.CreateConsumerGroup("prj", "audit-c1", cg); !errors.As(err, &se) || se.Code != "ReadQuotaExceed" {
+		t.Fatalf("scripted create: %v", err)
+	}
+	if err := c.CreateConsumerGroup("prj", "audit-c1", cg); err != nil {
+		t.Fatalf("create after the script: %v", err)
+	}
+	if st := s.Stats(); st.Resets != 1 || st.Errors["ReadQuotaExceed"]+st.Errors["ShardReadQuotaExceed"] != 21 {
+		t.Fatalf("stats %+v", st)
 	}
 }

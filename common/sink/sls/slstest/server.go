@@ -13,7 +13,12 @@
 // logs for assertions. Failures are answered with SLS error codes and
 // statuses in the service's JSON error body and an x-log-requestid header.
 // Faults (error rate, throttling, latency, outages, connection resets) can
-// be changed while the server runs.
+// be changed while the server runs and limited to operations
+// (Faults.Operations); throttled writes are answered WriteQuotaExceed or
+// ShardWriteQuotaExceed, throttled reads and consumer-group calls
+// ReadQuotaExceed or ShardReadQuotaExceed (403). FailNext scripts exact
+// answers (any status and code, or a connection reset) for the next
+// requests of one operation.
 //
 // Read side: each logstore has Options.Shards shards (default 2) splitting
 // the 128-bit hash key space evenly. An accepted PutLogs request becomes one
@@ -53,6 +58,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,8 +126,16 @@ type Faults struct {
 	// (TCP RST) without an answer.
 	ResetRate float64
 	// ThrottleRate is the share answered 403 WriteQuotaExceed or
-	// ShardWriteQuotaExceed.
+	// ShardWriteQuotaExceed (PutLogs), or 403 ReadQuotaExceed or
+	// ShardReadQuotaExceed (every other operation: reads and consumer
+	// groups).
 	ThrottleRate float64
+	// Operations limits the random faults (not outages) to these
+	// operations, named as the SDK's methods: PutLogs, ListShards,
+	// GetCursor, GetCursorTime, PullLogs, ListConsumerGroup,
+	// CreateConsumerGroup, UpdateConsumerGroup, DeleteConsumerGroup,
+	// HeartBeat, UpdateCheckpoint, GetCheckpoint. Empty: all.
+	Operations []string
 	// ErrorRate is the share answered 500 InternalServerError or 503
 	// ServerBusy.
 	ErrorRate float64
@@ -132,6 +146,15 @@ type Faults struct {
 	OutageReset bool
 	// Seed seeds the fault draws (0: a fixed default seed).
 	Seed uint64
+}
+
+// Answer is a scripted answer (FailNext): an SLS error, or a connection
+// reset.
+type Answer struct {
+	Status        int
+	Code, Message string
+	// Reset resets the connection instead of answering.
+	Reset bool
 }
 
 // Log is one stored log.
@@ -186,6 +209,7 @@ type Server struct {
 	logs        map[string][]Log // "project/logstore"
 	stats       Stats
 	stores      map[string]*logstoreState // read side, "project/logstore"
+	scripted    map[string][]Answer       // operation → answers for its next requests
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves.
@@ -275,6 +299,70 @@ func (s *Server) SetFaults(f Faults) {
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))
 }
 
+// FailNext answers the next n requests of operation op (named as in
+// Faults.Operations) with a, before any other check. Scripted answers come
+// before outages and random faults.
+func (s *Server) FailNext(op string, n int, a Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.scripted == nil {
+		s.scripted = map[string][]Answer{}
+	}
+	for range n {
+		s.scripted[op] = append(s.scripted[op], a)
+	}
+}
+
+// Operation names the API a request calls, as Faults.Operations does
+// ("" when it is none of them).
+func Operation(r *http.Request) string {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/logstores/")
+	if !ok || rest == "" {
+		return ""
+	}
+	parts := strings.Split(rest, "/")
+	q := r.URL.Query()
+	switch {
+	case r.Method == http.MethodPost && (len(parts) == 1 || len(parts) == 3 && parts[1] == "shards" && parts[2] == "route"):
+		return "PutLogs"
+	case len(parts) == 2 && parts[1] == "shards" && r.Method == http.MethodGet:
+		return "ListShards"
+	case len(parts) == 3 && parts[1] == "shards" && r.Method == http.MethodGet:
+		switch q.Get("type") {
+		case "cursor":
+			return "GetCursor"
+		case "cursor_time":
+			return "GetCursorTime"
+		case "logs":
+			return "PullLogs"
+		}
+	case len(parts) == 2 && parts[1] == "consumergroups":
+		switch r.Method {
+		case http.MethodGet:
+			return "ListConsumerGroup"
+		case http.MethodPost:
+			return "CreateConsumerGroup"
+		}
+	case len(parts) == 3 && parts[1] == "consumergroups":
+		switch r.Method {
+		case http.MethodPut:
+			return "UpdateConsumerGroup"
+		case http.MethodDelete:
+			return "DeleteConsumerGroup"
+		case http.MethodGet:
+			return "GetCheckpoint"
+		case http.MethodPost:
+			switch q.Get("type") {
+			case "heartbeat":
+				return "HeartBeat"
+			case "checkpoint":
+				return "UpdateCheckpoint"
+			}
+		}
+	}
+	return ""
+}
+
 // Outage makes the server fail every request for d from now (503
 // ServerBusy, or connection resets with Faults.OutageReset).
 func (s *Server) Outage(d time.Duration) {
@@ -336,7 +424,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reset(w)
 		return
 	}
-	if fe, reset := s.injectFault(r.Context()); reset {
+	if fe, reset := s.injectFault(r.Context(), Operation(r)); reset {
 		s.reset(w)
 		return
 	} else if fe != nil {
@@ -373,13 +461,27 @@ func (s *Server) store(logs []storedLog, raw []byte) {
 	s.stats.LogsStored += int64(len(logs))
 }
 
-// injectFault applies latency, outages and random faults.
-func (s *Server) injectFault(ctx context.Context) (*apiError, bool) {
+// injectFault applies scripted answers, latency, outages and random
+// faults to a request of operation op.
+func (s *Server) injectFault(ctx context.Context, op string) (*apiError, bool) {
 	s.mu.Lock()
 	f := s.faults
 	outage := s.opts.Now().Before(s.outageUntil)
 	u1, u2, u3, pick := s.rng.Float64(), s.rng.Float64(), s.rng.Float64(), s.rng.IntN(2)
+	var script *Answer
+	if q := s.scripted[op]; len(q) > 0 {
+		script, s.scripted[op] = &q[0], q[1:]
+	}
 	s.mu.Unlock()
+	if script != nil {
+		if script.Reset {
+			return nil, true
+		}
+		return fail(script.Status, script.Code, "%s", script.Message), false
+	}
+	if len(f.Operations) > 0 && !slices.Contains(f.Operations, op) {
+		u1, u2, u3 = 1, 1, 1 // no random fault for this operation
+	}
 	if f.Latency > 0 {
 		t := time.NewTimer(f.Latency)
 		select {
@@ -395,6 +497,11 @@ func (s *Server) injectFault(ctx context.Context) (*apiError, bool) {
 		return fail(http.StatusServiceUnavailable, "ServerBusy", "the server is busy, please try again later"), false
 	case u1 < f.ResetRate:
 		return nil, true
+	case u2 < f.ThrottleRate && op != "PutLogs":
+		if pick == 0 {
+			return fail(http.StatusForbidden, "ReadQuotaExceed", "Read QPS Exceed"), false
+		}
+		return fail(http.StatusForbidden, "ShardReadQuotaExceed", "Shard read quota exceed"), false
 	case u2 < f.ThrottleRate:
 		if pick == 0 {
 			return fail(http.StatusForbidden, "WriteQuotaExceed", "Project write quota exceed"), false
