@@ -297,11 +297,12 @@ func (c *cwReader) deliver(ctx context.Context, batch []cloudwatchsrc.Message) e
 	s := r.flow.Scratch()
 	defer r.flow.PutScratch(s)
 	b := newBatch()
+	truncated := 0
 	for i := range batch {
 		m := &batch[i]
 		src := fmt.Sprintf("cloudwatch:%s:%s@%s#%s", c.cfg.LogGroupName, m.Stream, m.Timestamp.UTC().Format(time.RFC3339Nano), m.EventID)
 		if m.Truncated {
-			c.truncated.Add(1)
+			truncated++
 			res := pipeline.RejectResult(errTruncated, m.Body)
 			res.Reason = ReasonTruncated
 			r.flow.File(&b.out, &res, src, 0)
@@ -316,6 +317,7 @@ func (c *cwReader) deliver(ctx context.Context, batch []cloudwatchsrc.Message) e
 		}
 		r.logger.Error("k8saudit: the pipeline refused audit events for good; they are skipped and counted lost", zap.Int("records", b.lrs.Len()), zap.Error(err))
 	}
+	c.truncated.Add(int64(truncated)) // counted once the page is accepted, as its outcomes are
 	return nil
 }
 
