@@ -72,6 +72,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return runEval(args[2:], stdin, stdout, stderr)
 		case "test":
 			return runTest(args[2:], stdin, stdout, stderr)
+		case "lint":
+			return runLint(args[2:], stdin, stdout, stderr)
+		case "suggest":
+			return runSuggest(args[2:], stdin, stdout, stderr)
 		}
 		return fmt.Errorf("unknown command %q; see auditlane -h", "policy "+args[1])
 	case "process":
