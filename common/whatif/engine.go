@@ -136,7 +136,7 @@ func (e *Engine) Add(ev *audit.Event) Observation {
 	if kept {
 		o.BytesOut = len(r.Out)
 	}
-	if fr := e.facts.Process(ev, &e.fs); fr.Outcome == pipeline.Kept {
+	if fr := e.facts.Eval(ev, &e.fs); fr.Outcome == pipeline.Kept {
 		o.Enrich = &e.fs.Enrich
 	}
 	o.Reasons = Classify(ev, o.Enrich)

@@ -243,16 +243,16 @@ func (l *Linter) checkShadowed(v *vocab) {
 		if !ok {
 			continue
 		}
-		by := fmt.Sprintf("rule %d", cover[0])
+		by := fmt.Sprintf("rule %d before it matches", cover[0])
 		if len(cover) > 1 {
 			parts := make([]string, len(cover))
 			for i, c := range cover {
 				parts[i] = fmt.Sprint(c)
 			}
-			by = "rules " + strings.Join(parts, ", ") + " together"
+			by = "rules " + strings.Join(parts, ", ") + " before it together match"
 		}
 		l.add(finding{Finding: Finding{Code: CodeShadowedRule, Severity: Medium, Rule: j,
-			Message: fmt.Sprintf("rule %d can never match: %s before it match every request it would. Remove it, or move it above rule %d if its level (%s) is what you meant.",
+			Message: fmt.Sprintf("rule %d can never match: %s every request it would. Remove it, or move it above rule %d if its level (%s) is what you meant.",
 				j, by, cover[0], l.p.RuleLevel(j))}})
 	}
 }

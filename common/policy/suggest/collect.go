@@ -123,7 +123,7 @@ func (c *Collector) Add(ev *audit.Event, o *whatif.Observation) {
 	cl.events++
 	c.events++
 	for l := policy.LevelMetadata; l <= policy.LevelRequestResponse; l++ {
-		if r := c.lv[l].Process(ev, &c.scratch); r.Outcome == pipeline.Kept {
+		if r := c.lv[l].Eval(ev, &c.scratch); r.Outcome == pipeline.Kept {
 			cl.size[l] += int64(len(r.Out))
 			cl.count[l]++
 		}
