@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/auditlane/auditlane/common/policy"
+	"github.com/auditlane/auditlane/common/policy/lint"
 	"github.com/auditlane/auditlane/common/whatif"
 )
 
@@ -406,9 +407,32 @@ func newPlan(cells []cell, protectHumans bool) *plan {
 				break
 			}
 		}
+		if c.clean && c.key.id != idUser {
+			c.clean = p.lintAllows(c)
+		}
 	}
 	slices.SortFunc(p.cands, func(a, b *cand) int { return strings.Compare(a.key.String(), b.key.String()) })
 	return p
+}
+
+// lintAllows reports whether a drop rule for c, placed where suggestions
+// put drop rules, passes lint without a high finding. A class can be clean
+// on the traffic seen and still drop what a reviewer must see in future
+// traffic: "create pods in namespace shop, by anyone" drops the next
+// person's (or impersonator's) pod. Only rules that name no user can.
+func (p *plan) lintAllows(c *cand) bool {
+	rules := append(slices.Clone(p.sec), mergeDrops([]*cand{c})...)
+	rules = append(rules, rule{level: policy.LevelMetadata})
+	pol, err := policy.Parse("candidate", append([]byte(head), rulesYAML(rules, nil)...))
+	if err != nil {
+		return false
+	}
+	for _, f := range lint.Check(pol).Findings() {
+		if f.Severity == lint.High && f.Rule == len(p.sec) {
+			return false
+		}
+	}
+	return true
 }
 
 // firstSegment returns "/seg" for "/seg" or "/seg/...", "" for "/".
@@ -602,77 +626,135 @@ func (p *plan) rules() []rule {
 		why: "everything else at Metadata, so requests this traffic did not show are logged"})
 }
 
-// mergeDrops turns picked classes into rules, merging classes that differ
-// only in who (one rule listing the users) and then those that differ
-// only in the resource; both merges name exactly the union of the
-// classes.
+// mergeDrops turns picked classes into rules, in pick order, and merges
+// rules that differ in one list only (who, resources or namespaces): a
+// rule is a product of its lists, so such a merge names exactly the union
+// of the two.
 func mergeDrops(picked []*cand) []rule {
-	type shape struct {
-		id             idKind
-		vk             verbKind
-		verb           string
-		anyRes, hasNS  bool
-		group, res, ns string
-		nonRes, prefix bool
-		path           string
-	}
-	var order []shape
-	whos := map[shape][]string{}
+	rules := make([]rule, 0, len(picked))
 	for _, c := range picked {
-		k := c.key
-		s := shape{k.id, k.vk, k.verb, k.anyRes, k.hasNS, k.group, k.res, k.ns, k.nonResou, k.prefix, k.path}
-		if _, ok := whos[s]; !ok {
-			order = append(order, s)
-		}
-		whos[s] = append(whos[s], k.who)
+		rules = append(rules, dropRule(c.key))
 	}
-	var rules []rule
-	// Merge resources across shapes with the same who list.
-	type resKey struct {
-		id    idKind
-		who   string
-		vk    verbKind
-		verb  string
-		hasNS bool
-		ns    string
+	for merged := true; merged; {
+		merged = false
+		for i := 0; i < len(rules) && !merged; i++ {
+			for j := i + 1; j < len(rules) && !merged; j++ {
+				if m, ok := mergeRules(&rules[i], &rules[j]); ok {
+					rules[i] = m
+					rules = slices.Delete(rules, j, j+1)
+					merged = true
+				}
+			}
+		}
 	}
-	resIdx := map[resKey]int{}
-	for _, s := range order {
-		who := whos[s]
-		slices.Sort(who)
-		r := rule{level: policy.LevelNone, part: "drop", why: describeShape(s.id, who, s.vk, s.verb, s.anyRes, s.nonRes, s.prefix, s.ns)}
-		switch s.id {
-		case idUser:
-			r.users = who
-		case idGroup:
-			r.groups = who
-		}
-		switch s.vk {
-		case verbsOne:
-			r.verbs = []string{s.verb}
-		case verbsRead:
-			r.verbs = readVerbs
-		}
+	for i := range rules {
+		r := &rules[i]
+		kind, who := idAny, r.users
 		switch {
-		case s.nonRes && s.prefix:
-			r.urls = []string{s.path, s.path + "/*"}
-		case s.nonRes:
-			r.urls = []string{s.path}
-		case !s.anyRes:
-			r.resources = []groupRes{{s.group, []string{s.res}}}
-			if s.hasNS {
-				r.namespaces = []string{s.ns}
-			}
-			rk := resKey{s.id, strings.Join(who, "\x00"), s.vk, s.verb, s.hasNS, s.ns}
-			if j, ok := resIdx[rk]; ok {
-				addResource(&rules[j], s.group, s.res)
-				continue
-			}
-			resIdx[rk] = len(rules)
+		case len(r.users) > 0:
+			kind = idUser
+		case len(r.groups) > 0:
+			kind, who = idGroup, r.groups
 		}
-		rules = append(rules, r)
+		ns := ""
+		if len(r.namespaces) > 0 {
+			ns = strings.Join(r.namespaces, ", ")
+		}
+		vk, verb := verbsAny, ""
+		switch {
+		case slices.Equal(r.verbs, readVerbs):
+			vk = verbsRead
+		case len(r.verbs) == 1:
+			vk, verb = verbsOne, r.verbs[0]
+		}
+		r.why = describeShape(kind, who, vk, verb, len(r.resources) == 0 && len(r.urls) == 0, len(r.urls) > 0, len(r.urls) > 1, ns)
 	}
 	return rules
+}
+
+// dropRule is the rule that drops class k.
+func dropRule(k candKey) rule {
+	r := rule{level: policy.LevelNone, part: "drop"}
+	switch k.id {
+	case idUser:
+		r.users = []string{k.who}
+	case idGroup:
+		r.groups = []string{k.who}
+	}
+	switch k.vk {
+	case verbsOne:
+		r.verbs = []string{k.verb}
+	case verbsRead:
+		r.verbs = readVerbs
+	}
+	switch {
+	case k.nonResou && k.prefix:
+		r.urls = []string{k.path, k.path + "/*"}
+	case k.nonResou:
+		r.urls = []string{k.path}
+	case !k.anyRes:
+		r.resources = []groupRes{{k.group, []string{k.res}}}
+		if k.hasNS {
+			r.namespaces = []string{k.ns}
+		}
+	}
+	return r
+}
+
+// resourceSet lists a rule's resources as "group/resource" strings.
+func resourceSet(r *rule) []string {
+	var out []string
+	for _, gr := range r.resources {
+		for _, res := range gr.resources {
+			out = append(out, gr.group+"\x00"+res)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// mergeRules merges two drop rules that differ in exactly one of their
+// who, resources and namespaces lists, both lists non-empty.
+func mergeRules(a, b *rule) (rule, bool) {
+	if !slices.Equal(a.verbs, b.verbs) || !sameSet(a.urls, b.urls) || (len(a.users) > 0) != (len(b.users) > 0) || (len(a.groups) > 0) != (len(b.groups) > 0) {
+		return rule{}, false
+	}
+	whoA, whoB := append(slices.Clone(a.users), a.groups...), append(slices.Clone(b.users), b.groups...)
+	resA, resB := resourceSet(a), resourceSet(b)
+	sameWho, sameRes, sameNS := sameSet(whoA, whoB), slices.Equal(resA, resB), sameSet(a.namespaces, b.namespaces)
+	m := *a
+	switch {
+	case !sameWho && sameRes && sameNS && len(whoA) > 0 && len(whoB) > 0:
+		m.users, m.groups = union(a.users, b.users), union(a.groups, b.groups)
+		slices.Sort(m.users)
+		slices.Sort(m.groups)
+	case sameWho && !sameRes && sameNS && len(resA) > 0 && len(resB) > 0:
+		m.resources = slices.Clone(a.resources)
+		for _, gr := range b.resources {
+			for _, res := range gr.resources {
+				addResource(&m, gr.group, res)
+			}
+		}
+	case sameWho && sameRes && !sameNS && len(a.namespaces) > 0 && len(b.namespaces) > 0:
+		m.namespaces = union(a.namespaces, b.namespaces)
+	default:
+		return rule{}, false
+	}
+	return m, true
 }
 
 // describeShape says in words what a drop rule names.
@@ -698,6 +780,9 @@ func describeShape(id idKind, who []string, vk verbKind, verb string, anyRes, no
 		if ns != "" {
 			what += " in namespace " + ns
 		}
+	}
+	if strings.Contains(ns, ", ") {
+		what = strings.Replace(what, " in namespace ", " in namespaces ", 1)
 	}
 	switch id {
 	case idUser:
@@ -733,51 +818,57 @@ func list(vs []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
+// head is the start of every suggested policy.
+const head = "apiVersion: audit.k8s.io/v1\nkind: Policy\n# RequestReceived repeats every request's ResponseComplete record.\nomitStages: [\"RequestReceived\"]\n# managedFields is server-side-apply bookkeeping, never needed in an investigation.\nomitManagedFields: true\nrules:\n"
+
+// rulesYAML writes the rules list; stats, when set, gives each rule's
+// volume comment.
+func rulesYAML(rules []rule, stats func(i int) string) []byte {
+	var b bytes.Buffer
+	part := ""
+	for i, r := range rules {
+		if r.part != part {
+			part = r.part
+			b.WriteString("\n  # ---- " + partTitle[part] + " ----\n")
+		}
+		b.WriteString("  # " + strconv.Itoa(i) + ". " + r.why + "\n")
+		if stats != nil {
+			b.WriteString("  #    " + stats(i) + "\n")
+		}
+		b.WriteString("  - level: " + r.level.String() + "\n")
+		if len(r.users) > 0 {
+			b.WriteString("    users: " + list(r.users) + "\n")
+		}
+		if len(r.groups) > 0 {
+			b.WriteString("    userGroups: " + list(r.groups) + "\n")
+		}
+		if len(r.verbs) > 0 {
+			b.WriteString("    verbs: " + list(r.verbs) + "\n")
+		}
+		if len(r.namespaces) > 0 {
+			b.WriteString("    namespaces: " + list(r.namespaces) + "\n")
+		}
+		if len(r.resources) > 0 {
+			b.WriteString("    resources:\n")
+			for _, gr := range r.resources {
+				b.WriteString("      - group: " + quote(gr.group) + "\n")
+				if len(gr.resources) > 0 {
+					b.WriteString("        resources: " + list(gr.resources) + "\n")
+				}
+			}
+		}
+		if len(r.urls) > 0 {
+			b.WriteString("    nonResourceURLs: " + list(r.urls) + "\n")
+		}
+	}
+	return b.Bytes()
+}
+
 // render writes the policy with comments and parses it back.
 func render(rules []rule, c *Collector, rep *whatif.Report, price whatif.Price, budgetGB, floorGB float64) ([]byte, *policy.Policy, error) {
 	// First pass without comments, to attribute cells to rules with the
 	// policy engine itself.
-	body := func(stats func(i int) string) []byte {
-		var b bytes.Buffer
-		part := ""
-		for i, r := range rules {
-			if r.part != part {
-				part = r.part
-				b.WriteString("\n  # ---- " + partTitle[part] + " ----\n")
-			}
-			b.WriteString("  # " + strconv.Itoa(i) + ". " + r.why + "\n")
-			if stats != nil {
-				b.WriteString("  #    " + stats(i) + "\n")
-			}
-			b.WriteString("  - level: " + r.level.String() + "\n")
-			if len(r.users) > 0 {
-				b.WriteString("    users: " + list(r.users) + "\n")
-			}
-			if len(r.groups) > 0 {
-				b.WriteString("    userGroups: " + list(r.groups) + "\n")
-			}
-			if len(r.verbs) > 0 {
-				b.WriteString("    verbs: " + list(r.verbs) + "\n")
-			}
-			if len(r.namespaces) > 0 {
-				b.WriteString("    namespaces: " + list(r.namespaces) + "\n")
-			}
-			if len(r.resources) > 0 {
-				b.WriteString("    resources:\n")
-				for _, gr := range r.resources {
-					b.WriteString("      - group: " + quote(gr.group) + "\n")
-					if len(gr.resources) > 0 {
-						b.WriteString("        resources: " + list(gr.resources) + "\n")
-					}
-				}
-			}
-			if len(r.urls) > 0 {
-				b.WriteString("    nonResourceURLs: " + list(r.urls) + "\n")
-			}
-		}
-		return b.Bytes()
-	}
-	head := "apiVersion: audit.k8s.io/v1\nkind: Policy\n# RequestReceived repeats every request's ResponseComplete record.\nomitStages: [\"RequestReceived\"]\n# managedFields is server-side-apply bookkeeping, never needed in an investigation.\nomitManagedFields: true\nrules:\n"
+	body := func(stats func(i int) string) []byte { return rulesYAML(rules, stats) }
 	pol, err := policy.Parse("suggested policy", append([]byte(head), body(nil)...))
 	if err != nil {
 		return nil, nil, fmt.Errorf("suggest: internal error: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/pipeline"
 	"github.com/auditlane/auditlane/common/policy"
+	"github.com/auditlane/auditlane/common/policy/lint"
 	"github.com/auditlane/auditlane/common/whatif"
 )
 
@@ -96,6 +97,16 @@ func check(t *testing.T, tr *traffic, s *Suggestion, set pipeline.Settings) {
 		t.Fatalf("the apiserver refuses the policy: %v\n%s", err, s.YAML)
 	}
 	eval := refpolicy.NewPolicyRuleEvaluator(ref)
+	pol, err := policy.Parse("suggested", s.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reviewer's lint has nothing high to say about it.
+	for _, f := range lint.Check(pol).Findings() {
+		if f.Severity == lint.High {
+			t.Errorf("lint: %s rule %d: %s", f.Code, f.Rule, f.Message)
+		}
+	}
 
 	path := filepath.Join(t.TempDir(), "suggested.yaml")
 	if err := os.WriteFile(path, s.YAML, 0o644); err != nil {
