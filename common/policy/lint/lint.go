@@ -238,8 +238,9 @@ func (l *Linter) ruleName(i int) string {
 }
 
 func (l *Linter) checkShadowed(v *vocab) {
+	budget := shadowProbeBudget
 	for j := 1; j < l.p.Rules(); j++ {
-		cover, ok := shadowedBy(l.p, j, v)
+		cover, ok := shadowedBy(l.p, j, v, &budget)
 		if !ok {
 			continue
 		}

@@ -223,7 +223,8 @@ func TestShadowed(t *testing.T) {
 		v := vocabOf(p)
 		var got []int
 		for j := 1; j < p.Rules(); j++ {
-			if _, ok := shadowedBy(p, j, &v); ok {
+			budget := shadowProbeBudget
+			if _, ok := shadowedBy(p, j, &v, &budget); ok {
 				got = append(got, j)
 			}
 		}
@@ -294,7 +295,8 @@ func TestShadowedNeverDecides(t *testing.T) {
 		v := vocabOf(p)
 		shadowed := map[int]bool{}
 		for j := 1; j < p.Rules(); j++ {
-			if _, ok := shadowedBy(p, j, &v); ok {
+			budget := shadowProbeBudget
+			if _, ok := shadowedBy(p, j, &v, &budget); ok {
 				shadowed[j] = true
 				shadowedFound++
 			}

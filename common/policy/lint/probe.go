@@ -171,15 +171,17 @@ func (pr *probe) describe() string {
 	return b.String()
 }
 
-// maxShadowProbes bounds the search for a request that reaches a rule; a
-// rule whose search is cut short is not reported.
-const maxShadowProbes = 2_000_000
+// shadowProbeBudget bounds the requests tried, over all rules of a policy,
+// in the search for requests that reach each rule; a rule whose search is
+// cut short is not reported (lint never reports a rule it has not proved
+// shadowed). Real policies need a few thousand.
+const shadowProbeBudget = 20_000_000
 
 // shadowedBy reports whether rule j can never match because rules before
 // it match every request it would, and which rules those are. It tries
 // requests built from j's own values and, where j restricts nothing, from
 // every value the policy mentions plus a fresh one.
-func shadowedBy(p *policy.Policy, j int, v *vocab) (covering []int, shadowed bool) {
+func shadowedBy(p *policy.Policy, j int, v *vocab, budget *int) (covering []int, shadowed bool) {
 	r := p.Rule(j)
 	users := r.Users
 	if len(users) == 0 {
@@ -289,12 +291,16 @@ func shadowedBy(p *policy.Policy, j int, v *vocab) (covering []int, shadowed boo
 	n := 0
 	// try returns false to stop: j decided the probe, or the budget ran out.
 	try := func() bool {
+		if *budget--; *budget < 0 {
+			shadowed = false
+			return false
+		}
 		if !p.RuleMatches(j, &pr.ev) {
 			return true
 		}
 		n++
 		d := p.Decide(&pr.ev)
-		if d.Rule == j || n > maxShadowProbes {
+		if d.Rule == j {
 			shadowed = false
 			return false
 		}
