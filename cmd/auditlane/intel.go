@@ -84,8 +84,8 @@ func runSuggest(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return err
 	}
 	// The traffic is measured without a policy: every event as recorded.
-	if err := set.Set("policy_file", ""); err != nil {
-		return err
+	if set.PolicyFile != "" {
+		return errors.New("policy suggest measures the traffic as recorded: remove policy_file from --set or --config")
 	}
 	eng, err := whatif.New(whatif.Options{Settings: set, Price: pr})
 	if err != nil {

@@ -121,7 +121,7 @@ func TestSuggestCLI(t *testing.T) {
 			t.Errorf("%v: lint of the suggestion exits %d:\n%s", args, exitCode(err), &lo)
 		}
 	}
-	for _, bad := range [][]string{{}, {"--budget-gb-month", "1", "--budget-usd-month", "1"}, {"--budget-gb-month", "-1"}, {"--budget-gb-month", "1", "--set", "nope=1"}} {
+	for _, bad := range [][]string{{}, {"--budget-gb-month", "1", "--budget-usd-month", "1"}, {"--budget-gb-month", "-1"}, {"--budget-gb-month", "1", "--set", "nope=1"}, {"--budget-gb-month", "1", "--set", "policy_file=x.yaml"}} {
 		if err := run(append(append([]string{"policy", "suggest"}, bad...), samplePath), nil, &stdout, &stderr); exitCode(err) != 2 {
 			t.Errorf("%v: exit %d", bad, exitCode(err))
 		}

@@ -61,6 +61,9 @@ func runTest(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if set.PolicyFile == "" {
 		return errors.New("--policy FILE (or --set policy_file=FILE) is required")
 	}
+	if budget.set() && *htmlPath == "" {
+		return errors.New("--budget-gb-month and --budget-usd-month add a suggested policy to the --html page; without a page use auditlane policy suggest")
+	}
 	pr, err := price()
 	if err != nil {
 		return err
