@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/auditlane/auditlane/common/config"
 	"github.com/auditlane/auditlane/common/pipeline"
 )
 
@@ -91,9 +92,9 @@ func (sf *settingsFlags) apply(key, value string) error {
 	return nil
 }
 
-// applyFile applies a YAML map of pipeline keys, in key order. Scalars
-// are taken as written, lists joined with commas; an unknown key fails,
-// naming it.
+// applyFile applies a YAML map of pipeline keys, in key order, as the
+// collector reads its pipeline section (config.FromYAML, SetValue); an
+// unknown key fails, naming it.
 func (sf *settingsFlags) applyFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -112,26 +113,19 @@ func (sf *settingsFlags) applyFile(path string) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		var s string
-		switch x := m[k].(type) {
-		case nil:
+		if m[k] == nil {
 			continue
-		case string:
-			s = x
-		case []any:
-			parts := make([]string, len(x))
-			for i, p := range x {
-				parts[i] = fmt.Sprint(p)
-			}
-			s = strings.Join(parts, ",")
-		case bool, int, int64, uint64, float64:
-			s = fmt.Sprint(x)
-		default:
-			return fmt.Errorf("%s: %s: unsupported value of type %T", path, k, x)
 		}
-		if err := sf.apply(k, s); err != nil {
+		v, err := config.FromYAML(m[k])
+		if err == nil {
+			err = sf.set.SetValue(k, v)
+		} else {
+			err = config.Errorf(k, "%w", err)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+		sf.given = append(sf.given, fmt.Sprintf("%s=%v", k, m[k]))
 	}
 	return nil
 }

@@ -90,8 +90,8 @@ func TestUnknownKeysNamed(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--set", "layuot=sls"}, `"layuot"`},
-		{[]string{"--config", cfg}, `"layuot"`},
+		{[]string{"--set", "layuot=sls"}, "layuot"},
+		{[]string{"--config", cfg}, "layuot"},
 		{[]string{"--config", nested}, "cluster_name"},
 		{[]string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}, "missing.yaml"},
 		{[]string{"--set", "max_event_size=huge"}, "max_event_size"},

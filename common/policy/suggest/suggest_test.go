@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +66,20 @@ func load(t testing.TB, path string, set pipeline.Settings) *traffic {
 	}
 	tr.rep = eng.Report("", []string{path}, nil)
 	return tr
+}
+
+var (
+	sampleOnce    sync.Once
+	sampleTraffic *traffic
+)
+
+// loadSample reads the bundled sample once, with the default settings.
+func loadSample(t testing.TB) *traffic {
+	sampleOnce.Do(func() { sampleTraffic = load(t, sample, pipeline.DefaultSettings()) })
+	if sampleTraffic == nil {
+		t.Fatal("the sample did not load")
+	}
+	return sampleTraffic
 }
 
 // attributesOf builds the attributes the apiserver evaluates for ev.
@@ -162,7 +177,7 @@ func check(t *testing.T, tr *traffic, s *Suggestion, set pipeline.Settings) {
 
 func TestSuggestSample(t *testing.T) {
 	set := pipeline.DefaultSettings()
-	tr := load(t, sample, set)
+	tr := loadSample(t)
 	var rules []int
 	for _, gb := range []float64{2, 10} {
 		t.Run(fmt.Sprintf("%vGB", gb), func(t *testing.T) {
@@ -195,7 +210,7 @@ func TestSuggestSample(t *testing.T) {
 // nothing is suggested and the error says that budget; at it, a policy is.
 func TestSuggestInfeasible(t *testing.T) {
 	set := pipeline.DefaultSettings()
-	tr := load(t, sample, set)
+	tr := loadSample(t)
 	_, err := tr.col.Suggest(tr.rep, Budget{GBPerMonth: 0.1}, whatif.Prices[0])
 	var inf *Infeasible
 	if !errors.As(err, &inf) {
@@ -240,7 +255,7 @@ func TestSuggestGenerated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr := load(t, generate(t, 7, 6000), set)
+	tr := load(t, generate(t, 7, 3000), set)
 	_, err := tr.col.Suggest(tr.rep, Budget{GBPerMonth: 0.001}, whatif.Prices[0])
 	var inf *Infeasible
 	if !errors.As(err, &inf) {
@@ -261,7 +276,7 @@ func TestSuggestGenerated(t *testing.T) {
 // (largest first), detail, and a catch-all last; each rule is commented
 // with its volume and cost.
 func TestSuggestLayout(t *testing.T) {
-	tr := load(t, sample, pipeline.DefaultSettings())
+	tr := loadSample(t)
 	s, err := tr.col.Suggest(tr.rep, Budget{GBPerMonth: 2}, whatif.Prices[0])
 	if err != nil {
 		t.Fatal(err)
