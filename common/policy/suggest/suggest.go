@@ -901,8 +901,11 @@ func render(rules []rule, c *Collector, rep *whatif.Report, price whatif.Price, 
 			return fmt.Sprintf("drops %d events; at Metadata they would ship %.3f GB/month ($%.2f)", s.events, gb(s.wouldShip), gb(s.wouldShip)*price.USDPerGB)
 		}
 		omitted := ""
-		if s.events > s.kept {
-			omitted = fmt.Sprintf(" (%d more are RequestReceived records)", s.events-s.kept)
+		switch n := s.events - s.kept; {
+		case n == 1:
+			omitted = " (1 more is a RequestReceived record)"
+		case n > 1:
+			omitted = fmt.Sprintf(" (%d more are RequestReceived records)", n)
 		}
 		return fmt.Sprintf("keeps %d events%s: %.3f GB/month, $%.2f, %.0f%% of what ships", s.kept, omitted, gb(s.bytes), gb(s.bytes)*price.USDPerGB, 100*float64(s.bytes)/math.Max(1, float64(total)))
 	}
