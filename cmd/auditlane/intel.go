@@ -104,14 +104,14 @@ func runSuggest(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	for _, in := range ins {
 		inputs = append(inputs, in.name)
 	}
-	bad := 0
 	err = decodeInputs(ins, set.MaxInputSize, func(_ *input, ev *audit.Event) error {
 		o := eng.Add(ev)
 		col.Add(ev, &o)
 		return nil
 	}, func(in *input, de *audit.DecodeError, raw []byte) error {
-		bad++
-		eng.Reject(de, len(raw))
+		if eng.Reject(de, len(raw)).Outcome == pipeline.Skipped {
+			return nil // a provider's record that is not an audit event
+		}
 		fmt.Fprintf(stderr, "auditlane: %s: %v (skipped)\n", in.name, de)
 		return nil
 	})
@@ -184,8 +184,10 @@ func runLint(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			o := eng.Add(ev)
 			lin.Observe(ev, &o)
 			return nil
-		}, func(in *input, de *audit.DecodeError, _ []byte) error {
-			bad++
+		}, func(in *input, de *audit.DecodeError, raw []byte) error {
+			if eng.Reject(de, len(raw)).Outcome != pipeline.Skipped {
+				bad++
+			}
 			return nil
 		})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditlane/auditlane/common/policy"
+	"github.com/auditlane/auditlane/common/provider/providertest"
 	"github.com/auditlane/auditlane/common/sink/cloudwatch/cwtest"
 )
 
@@ -212,5 +213,35 @@ func TestIntelligenceOnPulledLog(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(page); !bytes.Contains(b, []byte("Suggested policy")) {
 		t.Error("page without the suggested policy")
+	}
+}
+
+// Provider records that are not audit events are skipped by policy test
+// as by process: counted as skipped, neither events nor rejected.
+func TestPolicyTestSkipsNotAudit(t *testing.T) {
+	samples, err := providertest.Samples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(policyDir, "cost-saving.yaml")
+	n := 0
+	for _, s := range samples {
+		if s.NotAudit == 0 {
+			continue
+		}
+		n++
+		in := filepath.Join(t.TempDir(), "in")
+		os.WriteFile(in, append(s.Body, '\n'), 0o644)
+		rep := policyTestJSON(t, "--policy", pol, in)
+		if rep.Skipped != int64(s.NotAudit) || rep.Rejected != 0 || rep.Total.Events != int64(s.Events) {
+			t.Errorf("%s: events %d skipped %d rejected %d, want %d events and %d skipped", s.Name, rep.Total.Events, rep.Skipped, rep.Rejected, s.Events, s.NotAudit)
+		}
+		var stdout, stderr bytes.Buffer
+		if err := run([]string{"policy", "lint", "--policy", pol, in}, nil, &stdout, &stderr); strings.Contains(stderr.String(), "could not be decoded") {
+			t.Errorf("%s: lint calls skipped records undecodable: %v %s", s.Name, err, &stderr)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no provider sample with records that are not audit events")
 	}
 }

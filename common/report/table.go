@@ -60,6 +60,9 @@ func WriteTable(out io.Writer, r *whatif.Report) error {
 	if r.Rejected > 0 {
 		fmt.Fprintf(tw, "rejected (undecodable or unshapeable)\t%d\t%v\n", r.Rejected, r.RejectedBy)
 	}
+	if r.Skipped > 0 {
+		fmt.Fprintf(tw, "skipped (provider records that are not audit events)\t%d\t%v\n", r.Skipped, r.SkippedBy)
+	}
 	fmt.Fprintf(tw, "bytes saved\t%s\t%.1f%%\n", HumanBytes(r.BytesSaved), r.SavedPercent)
 	fmt.Fprintf(tw, "security-relevant events\t%d\t%d lost by the policy\n\n", r.SecurityEvents, r.SecurityLost)
 

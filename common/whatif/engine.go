@@ -145,7 +145,7 @@ func (e *Engine) Add(ev *audit.Event) Observation {
 	o.Lost = d.Level == policy.LevelNone || d.OmitStages&policy.StageResponseComplete != 0
 
 	in, out := o.BytesIn, o.BytesOut
-	if r.Outcome == pipeline.Rejected {
+	if r.Outcome == pipeline.Rejected || r.Outcome == pipeline.Skipped {
 		// Shaping refused it: counted as rejected, not in the tables.
 		return o
 	}
@@ -214,8 +214,9 @@ func (e *Engine) Add(ev *audit.Event) Observation {
 	return o
 }
 
-// Reject counts an input that could not be decoded.
-func (e *Engine) Reject(err error, size int) { e.pipe.Reject(err, size) }
+// Reject counts an input that could not be decoded (or, for a provider's
+// record that is not an audit event, skipped) and returns its result.
+func (e *Engine) Reject(err error, size int) pipeline.Result { return e.pipe.Reject(err, size) }
 
 // Counters returns the pipeline's counters.
 func (e *Engine) Counters() pipeline.Counters { return e.pipe.Counters() }
@@ -228,8 +229,9 @@ func (e *Engine) Report(policyName string, inputs, settings []string) *Report {
 		Policy: policyName, Inputs: inputs, Settings: settings,
 		PriceModel: e.opts.Price.Name, PricePerGB: e.opts.Price.USDPerGB,
 	}
-	rep.Total = Volume{Events: c.EventsIn - c.Rejected, BytesIn: c.BytesIn, Kept: c.Kept, BytesOut: c.BytesOut}
+	rep.Total = Volume{Events: c.EventsIn - c.Rejected - c.Skipped, BytesIn: c.BytesIn, Kept: c.Kept, BytesOut: c.BytesOut}
 	rep.Dropped, rep.Rejected, rep.RejectedBy = c.Dropped, c.Rejected, c.RejectedByReason
+	rep.Skipped, rep.SkippedBy = c.Skipped, c.SkippedByReason
 	rep.BytesSaved = c.BytesIn - c.BytesOut
 	if c.BytesIn > 0 {
 		rep.SavedPercent = 100 * float64(rep.BytesSaved) / float64(c.BytesIn)

@@ -95,8 +95,11 @@ type Report struct {
 	Total    Volume   `json:"total"`
 	Dropped  int64    `json:"dropped"`
 	// Rejected counts inputs that could not be decoded or shaped.
-	Rejected     int64            `json:"rejected"`
-	RejectedBy   map[string]int64 `json:"rejectedByReason"`
+	Rejected   int64            `json:"rejected"`
+	RejectedBy map[string]int64 `json:"rejectedByReason"`
+	// Skipped counts provider records that are not audit events.
+	Skipped      int64            `json:"skipped,omitempty"`
+	SkippedBy    map[string]int64 `json:"skippedByReason,omitempty"`
 	BytesSaved   int64            `json:"bytesSaved"`
 	SavedPercent float64          `json:"savedPercent"`
 	ByLevel      []KeyedVolume    `json:"byLevel"`
