@@ -190,7 +190,7 @@ func TestIntelligenceOnPulledLog(t *testing.T) {
 	pulled := filepath.Join(dir, "eks.log")
 	var stdout, stderr bytes.Buffer
 	if err := run([]string{"pull", "--from", "cloudwatch", "--group", "/aws/eks/prod/cluster", "--region", "eu-west-1", "--endpoint", srv.URL,
-		"--since", "2h", "--out", pulled}, nil, &stdout, &stderr); err != nil {
+		"--since", "2h", "--look-back", "0", "--out", pulled}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("pull: %v\n%s", err, &stderr)
 	}
 	pol := filepath.Join(policyDir, "cost-saving.yaml")
