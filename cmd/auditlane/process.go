@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/auditlane/auditlane/common/audit"
 	"github.com/auditlane/auditlane/common/enrich"
@@ -23,40 +22,13 @@ func runProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("auditlane process", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	set := pipeline.DefaultSettings()
-	fs.StringVar(&set.PolicyFile, "policy", "", "audit policy `FILE`; without it every event keeps the level it has")
 	outPath := fs.String("out", "", "write events to `FILE` instead of standard output")
-	fs.StringVar(&set.DeadLetterFile, "dead-letter", "", "append rejected inputs with their reasons to `FILE` (JSON lines)")
-	fs.IntVar(&set.MaxInputSize, "max-input-size", set.MaxInputSize, "reject input values larger than `BYTES`")
-	fs.IntVar(&set.Shape.MaxEventSize, "max-event-size", set.Shape.MaxEventSize, "shape output events to at most `BYTES` (truncate bodies, then shorten strings); 0: no limit")
-	fs.StringVar(&set.Enrich.ClusterName, "cluster-name", "", "cluster `NAME` added to every event")
-	fs.StringVar(&set.Enrich.ClusterID, "cluster-id", "", "cluster `ID` added to every event")
-	fs.StringVar(&set.Enrich.Provider, "provider", "", "`PROVIDER`: eks, ack, gke, aks or self-managed; detected when empty")
-	enrichAll := fs.Bool("enrich", true, "derive identity, request, authorization, network fields and risk tags")
-	fs.BoolVar(&set.Enrich.Annotations, "enrich-annotations", true, "write derived fields into the event as auditlane.io/* annotations")
-	// Flag defaults are the schema's defaults (pipeline.DefaultSettings):
-	// a flag only changes what it is given.
-	fs.BoolVar(&set.Shape.RedactSecrets, "redact-secrets", set.Shape.RedactSecrets, "replace Secret data even where the policy keeps bodies")
-	fs.BoolVar(&set.Shape.RedactTokens, "redact-tokens", set.Shape.RedactTokens, "replace TokenRequest and TokenReview tokens even where the policy keeps bodies")
-	fs.BoolVar(&set.Shape.RedactQueryTokens, "redact-query-tokens", set.Shape.RedactQueryTokens, "replace token-like query parameter values in requestURI")
-	fs.Func("layout", "output `LAYOUT`: json (default), sls (key/value as JSON) or attributes (flat map as JSON); the same as --set layout=", func(v string) error {
-		return set.Set("layout", v)
-	})
-	fs.StringVar(&set.RiskRulesFile, "risk-rules-file", "", "YAML `FILE` of extra risk rules")
-	fs.Func("set", "set any pipeline `key=value` (as in the Fluent Bit plugin); repeatable", func(kv string) error {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("want key=value, got %q", kv)
-		}
-		return set.Set(k, v)
-	})
+	addSettingsFlags(fs, &set, append(processFlags[:len(processFlags):len(processFlags)],
+		pipelineFlag{name: "dead-letter", key: "dead_letter_file", usage: "append rejected inputs with their reasons to `FILE` (JSON lines)"}))
 	quiet := fs.Bool("quiet", false, "do not print the summary on stderr")
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
-	}
-	if !*enrichAll {
-		set.Set("enrich", "off")
-		set.Enrich.Annotations = false
 	}
 	p, dead, err := set.Build()
 	if err != nil {
@@ -153,18 +125,4 @@ func appendFields(b []byte, fields []sink.Field) []byte {
 		b = audit.AppendQuote(b, f.Value)
 	}
 	return append(b, "}\n"...)
-}
-
-// humanBytes formats n bytes with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
