@@ -46,7 +46,8 @@ func loadPolicy(path string) (*policy.Policy, error) {
 //	{"auditID":"…","level":"None|Metadata|Request|RequestResponse","omitStages":[…],"omitManagedFields":false,"dropped":false,"rule":3}
 //
 // and {"error":"…","line":N} in place of an undecodable event; the exit
-// status is then 1.
+// status is then 1. Records of a provider's export that are not audit
+// events (not_audit) are skipped and counted on stderr.
 func runEval(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("auditlane policy eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -67,11 +68,15 @@ func runEval(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer closeInputs(ins)
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	var buf []byte
-	bad := 0
+	bad, skipped := 0, 0
 	err = decodeInputs(ins, *maxSize, func(in *input, ev *audit.Event) error {
 		_, err := out.Write(appendDecision(buf[:0], ev, p.Decide(ev)))
 		return err
 	}, func(in *input, de *audit.DecodeError, _ []byte) error {
+		if errors.Is(de, audit.ErrNotAudit) {
+			skipped++
+			return nil
+		}
 		bad++
 		buf = append(buf[:0], `{"error":`...)
 		buf = audit.AppendQuote(buf, in.name+": "+de.Error())
@@ -87,6 +92,9 @@ func runEval(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if err := out.Flush(); err != nil {
 		return err
+	}
+	if skipped > 0 {
+		fmt.Fprintf(stderr, "auditlane: %d record(s) skipped: not audit events (not_audit)\n", skipped)
 	}
 	if bad > 0 {
 		fmt.Fprintf(stderr, "auditlane: %d input value(s) could not be decoded\n", bad)

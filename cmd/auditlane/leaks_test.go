@@ -47,3 +47,21 @@ func TestProcessSecretShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalSkipsNotAudit: records of a provider's export that are not audit
+// events (an AKS kube-apiserver line beside kube-audit ones) are skipped,
+// not decision errors.
+func TestEvalSkipsNotAudit(t *testing.T) {
+	policyPath, _ := writeFiles(t)
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"policy", "eval", "--policy", policyPath, "../../common/provider/testdata/aks/records-batch.json"}, nil, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("eval: %v\n%s", err, &stderr)
+	}
+	if n := bytes.Count(stdout.Bytes(), []byte("\n")); n != 2 || bytes.Contains(stdout.Bytes(), []byte(`"error"`)) {
+		t.Fatalf("decisions:\n%s", &stdout)
+	}
+	if !strings.Contains(stderr.String(), "1 record(s) skipped") {
+		t.Errorf("stderr: %s", &stderr)
+	}
+}
