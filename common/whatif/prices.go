@@ -61,7 +61,7 @@ const (
 		"There this policy lowers the cost of the copy auditlane ships (cross-cloud, SIEM, long retention), not the provider's first charge."
 	noteSource = "On %s the apiserver writes the audit file or webhook auditlane reads, so this policy's savings are at the source: " +
 		"what it drops is never stored anywhere."
-	noteUnknown = "Where the savings apply depends on the cluster: on EKS, AKS and GKE the provider stores and bills its own copy of the audit log " +
+	noteUnknown = "It depends on the cluster: on EKS, AKS and GKE the provider stores and bills its own copy of the audit log " +
 		"before any agent sees it, so a policy lowers only the cost of the copy auditlane ships (cross-cloud, SIEM, long retention); " +
 		"on self-managed and ACK clusters whose apiserver writes the file or webhook auditlane reads, the savings are at the source."
 )
