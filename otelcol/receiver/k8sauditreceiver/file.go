@@ -88,6 +88,7 @@ type tracked struct {
 	dev, ino uint64
 	st       fileState // st.FP is "" until the file holds a whole first line
 	buf      []byte    // bytes read past st.Offset: the unfinished line
+	saved    int64     // the size in the last saved checkpoint (under tailer.mu)
 }
 
 // fileKey identifies a listed file whose content is known not to need
@@ -103,6 +104,7 @@ type tailer struct {
 	client storage.Client
 	chunk  []byte
 
+	saveMu  sync.Mutex
 	mu      sync.Mutex // guards what follows; the finder and the reader share it
 	cp      checkpoint
 	files   []*tracked // oldest first
@@ -159,8 +161,27 @@ func (t *tailer) find(ctx context.Context) {
 		}
 		t.mu.Lock()
 		t.scan(false)
+		grew := t.grew()
 		t.mu.Unlock()
+		if grew {
+			// Sizes in the checkpoint bound what a restart reports lost
+			// when these files are gone by then.
+			if err := t.save(ctx); err != nil {
+				t.r.logger.Warn("k8saudit: checkpoint not saved", zap.Error(err))
+			}
+		}
 	}
+}
+
+// grew reports whether a tracked file's size differs from the one last
+// saved. The caller holds t.mu.
+func (t *tailer) grew() bool {
+	for _, tf := range t.files {
+		if tf.st.FP != "" && tf.size() != tf.saved {
+			return true
+		}
+	}
+	return false
 }
 
 // run reads the open files every poll interval.
@@ -190,6 +211,8 @@ func (t *tailer) close(ctx context.Context) error {
 }
 
 func (t *tailer) save(ctx context.Context) error {
+	t.saveMu.Lock() // snapshots are stored in the order they are taken
+	defer t.saveMu.Unlock()
 	t.mu.Lock()
 	t.cp.Files = t.cp.Files[:0]
 	for _, f := range t.files {
@@ -201,6 +224,7 @@ func (t *tailer) save(ctx context.Context) error {
 		}
 		st := f.st
 		st.Size, st.Path = f.size(), f.lastPath
+		f.saved = st.Size
 		t.cp.Files = append(t.cp.Files, st)
 	}
 	if len(t.cp.Done) > maxDone {
@@ -587,7 +611,10 @@ func (t *tailer) drain(ctx context.Context, tf *tracked) bool {
 		if fi, err := tf.f.Stat(); err == nil && fi.Size() < tf.st.Offset+int64(len(tf.buf)) && t.isActive(tf) {
 			// Truncated in place (copytruncate): start over.
 			t.r.logger.Warn("k8saudit: audit log truncated, reading from the start", zap.String("path", tf.path))
-			tf.st.Offset, tf.buf = 0, tf.buf[:0]
+			t.mu.Lock()
+			tf.st.Offset = 0
+			t.mu.Unlock()
+			tf.buf = tf.buf[:0]
 			if _, err := tf.f.Seek(0, io.SeekStart); err != nil {
 				return false
 			}
@@ -645,12 +672,14 @@ func (t *tailer) emitLines(ctx context.Context, tf *tracked, last bool) bool {
 		if !t.send(ctx, b) {
 			return false
 		}
+		t.mu.Lock() // the finder saves checkpoints too
 		if last && consumed > len(tf.buf)-1 {
 			consumed = len(tf.buf) // the newline flushLast added
 			tf.st.Offset += int64(consumed - 1)
 		} else {
 			tf.st.Offset += int64(consumed)
 		}
+		t.mu.Unlock()
 		tf.buf = append(tf.buf[:0], tf.buf[consumed:]...)
 		if err := t.save(ctx); err != nil {
 			t.r.logger.Warn("k8saudit: checkpoint not saved", zap.Error(err))
