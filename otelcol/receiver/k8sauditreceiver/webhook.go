@@ -174,9 +174,16 @@ func (r *auditReceiver) front(next http.Handler) http.Handler {
 			r.refuse(w, refusedTooManyRequests, http.StatusTooManyRequests, "max_concurrent_requests reached, retry later")
 			return
 		}
+		if enc := req.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+			// confighttp's decompressor drops the header; bodyError needs it.
+			req = req.WithContext(context.WithValue(req.Context(), encodingKey{}, enc))
+		}
 		next.ServeHTTP(w, req)
 	})
 }
+
+// encodingKey holds a request's Content-Encoding in its context.
+type encodingKey struct{}
 
 // handleEvents decodes one POST body (an EventList, JSON lines or an
 // array) as a stream: events are passed on in sub-batches of at most
@@ -270,7 +277,7 @@ func (r *auditReceiver) bodyError(w http.ResponseWriter, req *http.Request, err 
 	case errors.As(err, &ne) && ne.Timeout():
 		markCounted(req.Context())
 		r.refuse(w, refusedTimeout, http.StatusRequestTimeout, "the body was not read within read_timeout")
-	case req.Header.Get("Content-Encoding") != "" && req.Header.Get("Content-Encoding") != "identity":
+	case req.Context().Value(encodingKey{}) != nil:
 		r.refuse(w, refusedBadEncoding, http.StatusBadRequest, "the body cannot be decompressed: "+err.Error())
 	default:
 		r.refuse(w, refusedAborted, http.StatusBadRequest, "reading the body failed")
