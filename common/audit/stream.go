@@ -444,6 +444,7 @@ func (d *Decoder) gather(lineNo int, off int64) ([]byte, int, int64, error) {
 		}
 		end, ev := g.scan(d.frag)
 		if len(d.acc)+end > max {
+			d.acc = nil // its memory goes back at once
 			d.consume(end)
 			d.skipLine = true
 			d.skipping = d.fragLine != lineNo
@@ -620,7 +621,7 @@ func (d *Decoder) appendItem(b []byte, max int) {
 		return
 	}
 	if len(l.item)+len(b) > max {
-		l.tooLarge, l.item = true, l.item[:0]
+		l.tooLarge, l.item = true, nil // its memory goes back at once
 		return
 	}
 	l.item = append(l.item, b...)
