@@ -168,3 +168,29 @@ func TestStreamedListMemory(t *testing.T) {
 		t.Fatalf("the Decoder holds a %d byte buffer", c)
 	}
 }
+
+// BenchmarkEventList decodes one 2,000-event EventList (about 600 KB, one
+// line) whole with Records and streamed with the Decoder, side by side.
+func BenchmarkEventList(b *testing.B) {
+	list := []byte(streamList(2000))
+	b.Run("records", func(b *testing.B) {
+		b.SetBytes(int64(len(list)))
+		var ev Event
+		for b.Loop() {
+			Records(list, &ev, func(*Event, error) bool { return true })
+		}
+	})
+	b.Run("decoder-streamed", func(b *testing.B) {
+		b.SetBytes(int64(len(list)))
+		r := bytes.NewReader(list)
+		for b.Loop() {
+			r.Reset(list)
+			d := NewDecoder(r)
+			for {
+				if _, err := d.Next(); err != nil {
+					break
+				}
+			}
+		}
+	})
+}
