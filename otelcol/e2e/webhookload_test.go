@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -185,6 +187,108 @@ func TestWebhookMemoryUnderHostileLoad(t *testing.T) {
 	// three. (Read whole, one cost 545 MB.)
 	if one > idle+150 || three > idle+300 || bombs > idle+300 || maxInput == "8M" && strBombs > idle+300 {
 		t.Errorf("peak resident set too high: idle %d, one list %d, three %d, bombs %d, string bombs %d MiB", idle, one, three, bombs, strBombs)
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Wait()
+}
+
+const webhookTLSConfig = `receivers:
+  k8saudit:
+    mode: webhook
+    webhook:
+      endpoint: ${env:WEBHOOK}
+      tls:
+        cert_file: ${env:DIR}/tls.crt
+        key_file: ${env:DIR}/tls.key
+        client_ca_file: ${env:DIR}/ca.crt
+exporters:
+  debug:
+    verbosity: basic
+service:
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: ${env:METRICS_PORT}
+  pipelines:
+    logs:
+      receivers: [k8saudit]
+      exporters: [debug]
+`
+
+// TestWebhookHealthProbeWithoutClientCert runs webhook mode with mTLS: a
+// probe without a client certificate (as a kubelet httpGet probe) gets 200
+// from the health path, a POST without one 401, the apiserver's POST 200;
+// a plain-HTTP client's failed handshake is counted and not logged as an
+// error.
+func TestWebhookHealthProbeWithoutClientCert(t *testing.T) {
+	dir := t.TempDir()
+	ca, cliCert := writePKI(t, dir)
+	cfg := filepath.Join(dir, "collector.yaml")
+	if err := os.WriteFile(cfg, []byte(webhookTLSConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, metrics := freeAddr(t), port(t)
+	p := runConfig(t, cfg, []string{"WEBHOOK=" + addr, "METRICS_PORT=" + metrics, "DIR=" + dir}, "collector.log")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	probe := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	apiserver := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cliCert}, MinVersion: tls.VersionTLS12}}}
+	base := "https://" + addr
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := probe.Get(base + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			t.Fatalf("health without a client certificate: %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health: %v", err)
+		}
+	}
+	list := audittest.EventList(0, 5, time.Now())
+	resp, err := probe.Post(base+"/", "application/json", strings.NewReader(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST without a client certificate: %d", resp.StatusCode)
+	}
+	resp, err = apiserver.Post(base+"/", "application/json", strings.NewReader(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST with the apiserver's certificate: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		_ = resp.Body.Close() // plain HTTP to a TLS port: a failed handshake
+	}
+	var m map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		m = scrapeCollector(t, "127.0.0.1:"+metrics)
+		if m[`auditlane_requests_refused{component="k8saudit",reason="tls_handshake"}`] > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if n := m[`auditlane_requests_refused{component="k8saudit",reason="no_client_cert"}`]; n != 1 {
+		t.Errorf("refused{no_client_cert} = %.0f: %v", n, keys(m, "auditlane_requests_refused"))
+	}
+	if n := m[`auditlane_requests_refused{component="k8saudit",reason="tls_handshake"}`]; n != 1 {
+		t.Errorf("refused{tls_handshake} = %.0f: %v", n, keys(m, "auditlane_requests_refused"))
+	}
+	if n := m[`auditlane_events_in{component="k8saudit"}`]; n != 5 {
+		t.Errorf("events in %.0f, want 5", n)
+	}
+	if b, _ := os.ReadFile(p.log); bytes.Contains(b, []byte("handshake")) && bytes.Contains(b, []byte("error")) {
+		t.Errorf("a refused handshake logged as an error:\n%s", tail(string(b), 2000))
 	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	_ = p.cmd.Wait()
