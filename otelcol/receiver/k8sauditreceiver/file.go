@@ -429,6 +429,9 @@ func (t *tailer) open(p string, fi os.FileInfo, key fileKey, initial bool) {
 	f, r, gz, err := openAny(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if p == t.cfg.Path {
+				return // rotated meanwhile: the next scan finds it under its backup name
+			}
 			if _, err := os.Stat(p + ".gz"); err == nil {
 				return // compressed meanwhile: the next scan reads the copy
 			}
