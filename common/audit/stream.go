@@ -453,7 +453,7 @@ func (d *Decoder) gather(lineNo int, off int64) ([]byte, int, int64, error) {
 			}
 			return fail(ErrTooLarge, "value longer than "+itoa(max)+" bytes", false)
 		}
-		d.acc = append(d.acc, d.frag[:end]...)
+		d.acc = appendBounded(d.acc, d.frag[:end], max)
 		d.consume(end)
 		switch ev {
 		case gEnd:
@@ -624,7 +624,21 @@ func (d *Decoder) appendItem(b []byte, max int) {
 		l.tooLarge, l.item = true, nil // its memory goes back at once
 		return
 	}
-	l.item = append(l.item, b...)
+	l.item = appendBounded(l.item, b, max)
+}
+
+// appendBounded appends b to dst, growing dst by doubling up to max: a
+// value of several megabytes is gathered with a few copies (append's
+// growth for large slices, 1.25×, would copy it about twenty times and
+// leave the garbage collector five times its size to reclaim).
+func appendBounded(dst, b []byte, limit int) []byte {
+	if n := len(dst) + len(b); n > cap(dst) && n > 64<<10 {
+		c := max(min(max(2*cap(dst), n), limit), n)
+		grown := make([]byte, len(dst), c)
+		copy(grown, dst)
+		dst = grown
+	}
+	return append(dst, b...)
 }
 
 // endItem completes an item gathered in l.item.

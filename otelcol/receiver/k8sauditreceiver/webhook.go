@@ -98,6 +98,8 @@ func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host) e
 		return fmt.Errorf("k8saudit: webhook server: %w", err)
 	}
 	wh.maxBody = wc.MaxRequestBodySize // ToServer filled in its default
+	// No event is larger than the body that holds it.
+	wh.maxInput = int(min(int64(wh.maxInput), wh.maxBody))
 	r.webhook = wh
 	// In front of confighttp's handler chain: health, paths, methods,
 	// client certificates and the concurrency bound are decided before a
