@@ -64,12 +64,20 @@ func listErr(what string) *DecodeError {
 // Event, EventList objects (webhook batches) and JSON arrays of events, as
 // compact lines or pretty-printed.
 //
+// Lists are streamed: the items of an EventList or an array are decoded one
+// by one as they are read, each bounded by MaxSize, so the memory a list
+// takes is that of its largest item, not of the list. (A list that fits a
+// line of the read buffer, 64 KiB, is split as Records splits it.) Items
+// read before a list turns out broken (truncated, a syntax error between
+// items, bad members after the items) have been returned by then.
+//
 // After a bad value, the Decoder reports one *DecodeError and resumes at the
 // next line that starts a JSON object or array, so one truncated line costs
 // one event, not the rest of the stream.
 type Decoder struct {
-	// MaxSize limits one top-level value in bytes (default DefaultMaxSize).
-	// A longer value is skipped and reported as ErrTooLarge.
+	// MaxSize limits one top-level value in bytes, or one item of a
+	// streamed list (default DefaultMaxSize). A longer value is skipped
+	// and reported as ErrTooLarge.
 	MaxSize int
 
 	r    *bufio.Reader
@@ -87,8 +95,12 @@ type Decoder struct {
 func (d *Decoder) Rejected() []byte { return d.rejected }
 
 // NewDecoder returns a Decoder reading from r.
-func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{r: bufio.NewReaderSize(r, 64<<10), line: 1}
+func NewDecoder(r io.Reader) *Decoder { return newDecoderSize(r, 64<<10) }
+
+// newDecoderSize returns a Decoder whose read buffer holds size bytes: the
+// longest line the fast path takes (tests stream small lists with it).
+func newDecoderSize(r io.Reader, size int) *Decoder {
+	return &Decoder{r: bufio.NewReaderSize(r, size), line: 1, streamState: streamState{bol: true}}
 }
 
 // Next returns the next event. The Event is owned by the Decoder and valid
@@ -99,6 +111,9 @@ func (d *Decoder) Next() (*Event, error) {
 	d.rejected = nil
 	for {
 		if ev, bad, perr, ok := d.ev.split.item(&d.ev); ok {
+			if d.list.active {
+				d.list.idx = d.ev.split.n // items of a streamed list are numbered on
+			}
 			if perr != nil {
 				d.rejected = bad
 				return nil, perr
@@ -108,7 +123,31 @@ func (d *Decoder) Next() (*Event, error) {
 		if d.err != nil {
 			return nil, d.err
 		}
+		if d.list.active {
+			raw, line, off, err := d.listItem()
+			if err == errListEnd {
+				continue
+			}
+			if err != nil {
+				var de *DecodeError
+				if errors.As(err, &de) {
+					return nil, err
+				}
+				d.err = err
+				continue
+			}
+			// The splitter decodes the item as it decodes the items of a
+			// list it holds whole.
+			sp := &d.ev.split
+			sp.batch, sp.line, sp.off = raw, line, off
+			sp.items = append(sp.items[:0], [2]int{0, len(raw)})
+			sp.next, sp.n = 0, d.list.idx
+			continue
+		}
 		raw, line, off, err := d.readValue()
+		if err == errListStart {
+			continue
+		}
 		if err != nil {
 			var de *DecodeError
 			if errors.As(err, &de) {

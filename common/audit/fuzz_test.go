@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -84,35 +86,73 @@ func FuzzParse(f *testing.F) {
 func FuzzDecoder(f *testing.F) {
 	addSeeds(f)
 	f.Add([]byte("{\n  \"verb\": \"get\"\n}\n[{\"verb\":\"list\"}]\n{\"kind\":\"EventList\",\"items\":[]}\n"))
+	f.Add([]byte(`[{"verb":"get"},1,{"kind":"EventList","items":[]}, "x" ,[{"verb":"x"}]]`))
+	f.Add([]byte("{\n  \"kind\": \"EventList\",\n  \"items\": [\n    {\"verb\": \"get\"},\n    {\"verb\": \"list\"}\n  ],\n  \"metadata\": {}\n}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := NewDecoder(bytes.NewReader(data))
-		d.MaxSize = 4096
-		for n := 0; ; n++ {
-			if n > len(data)+2 {
-				t.Fatalf("more results (%d) than input bytes", n)
-			}
-			ev, err := d.Next()
-			if err == io.EOF {
-				return
-			}
+		decoderInvariants(t, data, NewDecoder(bytes.NewReader(data)))
+		// A 16-byte read buffer streams every list longer than that.
+		streamed := decoderInvariants(t, data, newDecoderSize(bytes.NewReader(data), 16))
+		// On one valid value, streaming agrees with Records wherever
+		// Records finds nothing wrong (a streamed list returns its good
+		// items before a fault found later; Records refuses it whole).
+		if !json.Valid(data) || bytes.Contains(data, []byte("\n{")) || bytes.Contains(data, []byte("\n[")) {
+			return
+		}
+		var whole []string
+		bad := false
+		var ev Event
+		Records(data, &ev, func(e *Event, err error) bool {
 			if err != nil {
-				var de *DecodeError
-				if !errors.As(err, &de) {
-					t.Fatalf("error %T: %v", err, err)
-				}
-				if de.Line < 1 || de.Offset < 0 || de.Offset > int64(len(data)) {
-					t.Fatalf("bad position in %v", err)
-				}
-				continue
+				whole, bad = append(whole, "!"), true
+			} else {
+				whole = append(whole, e.AuditID+"/"+e.Verb)
 			}
-			if !json.Valid(ev.Raw) {
-				t.Fatalf("decoded invalid event %q", ev.Raw)
-			}
-			if ev.Line < 1 {
-				t.Fatalf("event without line")
-			}
+			return true
+		})
+		if !bad && fmt.Sprint(whole) != fmt.Sprint(streamed) {
+			t.Fatalf("Records %v, streamed %v", whole, streamed)
+		}
+		if bad && !slices.Contains(streamed, "!") {
+			t.Fatalf("Records %v, streamed without an error: %v", whole, streamed)
 		}
 	})
+}
+
+// decoderInvariants decodes data with d: it terminates, never panics,
+// returns only valid events with positions, and reports the bytes of
+// each rejected value. It returns the auditID/verb of each event and "!"
+// for each error.
+func decoderInvariants(t *testing.T, data []byte, d *Decoder) []string {
+	t.Helper()
+	var out []string
+	d.MaxSize = 4096
+	for n := 0; ; n++ {
+		if n > len(data)+2 {
+			t.Fatalf("more results (%d) than input bytes", n)
+		}
+		ev, err := d.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %T: %v", err, err)
+			}
+			if de.Line < 1 || de.Offset < 0 || de.Offset > int64(len(data)) {
+				t.Fatalf("bad position in %v", err)
+			}
+			out = append(out, "!")
+			continue
+		}
+		if !json.Valid(ev.Raw) {
+			t.Fatalf("decoded invalid event %q", ev.Raw)
+		}
+		if ev.Line < 1 {
+			t.Fatalf("event without line")
+		}
+		out = append(out, ev.AuditID+"/"+ev.Verb)
+	}
 }
 
 // FuzzRewrite drops members and cuts managed fields according to the fuzz

@@ -47,6 +47,15 @@ type DeliveryCounts struct {
 	// deleted before it was read, a dead letter that could not be written
 	// when no retry is possible).
 	Lost map[string]int64
+	// LostBytes counts input bytes that ended nowhere and could not be
+	// counted as inputs, by reason (a rotated file deleted before it was
+	// read: its events are unknown, its size is not).
+	LostBytes map[string]int64
+	// Refused counts requests a front end's server refused before their
+	// events could be read, by reason (too_large, too_many_requests,
+	// timeout, bad_method, not_found, bad_encoding, no_client_cert,
+	// tls_handshake): the sender keeps the events and may send them again.
+	Refused map[string]int64
 	// SinkErrors counts failed delivery attempts of events, by reason
 	// (throttled, access_denied, ...).
 	SinkErrors map[string]int64
@@ -73,6 +82,8 @@ func NewDelivery() *Delivery {
 func (c *DeliveryCounts) init() {
 	c.DeadLettered = map[string]int64{}
 	c.Lost = map[string]int64{}
+	c.LostBytes = map[string]int64{}
+	c.Refused = map[string]int64{}
 	c.SinkErrors = map[string]int64{}
 }
 
@@ -83,6 +94,8 @@ func (d *Delivery) Snapshot() DeliveryCounts {
 	c := d.c
 	c.DeadLettered = cloneMap(d.c.DeadLettered)
 	c.Lost = cloneMap(d.c.Lost)
+	c.LostBytes = cloneMap(d.c.LostBytes)
+	c.Refused = cloneMap(d.c.Refused)
 	c.SinkErrors = cloneMap(d.c.SinkErrors)
 	return c
 }
@@ -211,6 +224,19 @@ func (d *Delivery) DeadLettered(reason string, n int) { d.addTo(d.c.DeadLettered
 
 // Lost counts n inputs that ended nowhere, for reason.
 func (d *Delivery) Lost(reason string, n int) { d.addTo(d.c.Lost, reason, n) }
+
+// LostBytes counts n input bytes that ended nowhere, for reason.
+func (d *Delivery) LostBytes(reason string, n int64) {
+	if n <= 0 {
+		return
+	}
+	d.mu.Lock()
+	d.c.LostBytes[reason] += n
+	d.mu.Unlock()
+}
+
+// Refused counts n requests refused for reason.
+func (d *Delivery) Refused(reason string, n int) { d.addTo(d.c.Refused, reason, n) }
 
 // SinkError counts n events whose delivery attempt failed for reason.
 func (d *Delivery) SinkError(reason string, n int) { d.addTo(d.c.SinkErrors, reason, n) }

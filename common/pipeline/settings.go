@@ -73,7 +73,7 @@ var Schema = config.Section{Name: "pipeline", Keys: []config.Key{
 	config.Enum("layout", "json", []string{string(shape.LayoutJSON), string(shape.LayoutSLS), string(shape.LayoutAttributes)}, config.All,
 		"Output layout: json (an audit.k8s.io Event), sls (ACK's key/value layout) or attributes (flat OpenTelemetry attributes); the Fluent Bit plugin's sls destination defaults to sls",
 		func(s *Settings, v string) { s.Shape.Layout = shape.Layout(v) }),
-	config.Size("max_input_size", "64M", 1<<30, config.All, "Reject larger input records (an EventList counts whole)",
+	config.Size("max_input_size", "64M", 1<<30, config.All, "Reject larger input records (an EventList counts whole); where a list is read as a stream (auditlane process, collector webhook bodies) each of its events",
 		func(s *Settings, v int) { s.MaxInputSize = v }),
 	config.String("dead_letter_file", "", config.All, "Keep rejected inputs with their reasons, as JSON lines; never raw input unless dead_letter_raw",
 		func(s *Settings, v string) { s.DeadLetterFile = v }),

@@ -64,7 +64,8 @@ type FileConfig struct {
 
 // WebhookConfig configures webhook mode: confighttp's server settings
 // (endpoint, tls with client_ca_file for mTLS, auth,
-// max_request_body_size, ...) plus the paths.
+// max_request_body_size, read_timeout, read_header_timeout,
+// write_timeout, compression_algorithms, ...) plus the paths and bounds.
 type WebhookConfig struct {
 	confighttp.ServerConfig `mapstructure:",squash"`
 	// Path receives EventList POSTs; default "/".
@@ -73,6 +74,14 @@ type WebhookConfig struct {
 	HealthPath string `mapstructure:"health_path"`
 	// RetryAfter is the Retry-After sent with 429/503; default 5s.
 	RetryAfter time.Duration `mapstructure:"retry_after"`
+	// MaxConcurrentRequests bounds the event POSTs served at once; more
+	// are answered 429 with Retry-After before their body is read.
+	// Default 4.
+	MaxConcurrentRequests int `mapstructure:"max_concurrent_requests"`
+	// MaxBatch is the most events of one request passed on in one call
+	// to the next consumer (a call also stops at 4 MiB of input); a larger
+	// request is passed on in several calls as it is read. Default 1000.
+	MaxBatch int `mapstructure:"max_batch"`
 }
 
 // Validate checks the configuration; errors name the key.
@@ -106,6 +115,15 @@ func (c *Config) Validate() error {
 		}
 		if c.Webhook.RetryAfter < 0 {
 			return errors.New("webhook::retry_after: must not be negative")
+		}
+		if c.Webhook.MaxConcurrentRequests <= 0 {
+			return errors.New("webhook::max_concurrent_requests: must be positive")
+		}
+		if c.Webhook.MaxBatch <= 0 {
+			return errors.New("webhook::max_batch: must be positive")
+		}
+		if c.Webhook.HealthPath != "" && c.Webhook.HealthPath[0] != '/' {
+			return fmt.Errorf("webhook::health_path: %q must start with /", c.Webhook.HealthPath)
 		}
 	case ModeCloudWatch:
 		if err := c.CloudWatch.validate(); err != nil {

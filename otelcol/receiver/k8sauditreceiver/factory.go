@@ -34,10 +34,19 @@ func NewFactory() receiver.Factory {
 func createDefaultConfig() component.Config {
 	srv := confighttp.NewDefaultServerConfig()
 	srv.NetAddr.Endpoint = "localhost:9880"
+	// A slow or stalled client (a slow-drip body, a half-sent header)
+	// holds a connection at most this long.
+	srv.ReadHeaderTimeout = 10 * time.Second
+	srv.ReadTimeout = time.Minute
+	srv.WriteTimeout = 90 * time.Second
+	// The apiserver sends plain or gzip bodies; other encodings are
+	// refused unless configured.
+	srv.CompressionAlgorithms = []string{"", "identity", "gzip"}
 	return &Config{
-		Mode:    ModeFile,
-		File:    FileConfig{StartAt: "end", PollInterval: 200 * time.Millisecond, MaxBatch: 1000, FingerprintSize: 1024},
-		Webhook: WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second},
+		Mode: ModeFile,
+		File: FileConfig{StartAt: "end", PollInterval: 200 * time.Millisecond, MaxBatch: 1000, FingerprintSize: 1024},
+		Webhook: WebhookConfig{ServerConfig: srv, Path: "/", HealthPath: "/healthz", RetryAfter: 5 * time.Second,
+			MaxConcurrentRequests: 4, MaxBatch: 1000},
 		CloudWatch: CloudWatchConfig{
 			LogStreamNamePrefix: cloudwatchsrc.DefaultStreamPrefix, StartAt: "end", PollInterval: 5 * time.Second,
 			LookBack: cloudwatchsrc.DefaultLookBack,

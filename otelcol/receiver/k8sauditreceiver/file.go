@@ -6,15 +6,19 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,53 +28,89 @@ import (
 	"go.uber.org/zap"
 )
 
+// File mode finds files and reads them in two goroutines. The finder lists
+// the log and its lumberjack backups every poll_interval and opens each
+// file it has not seen at once: an open descriptor keeps a file readable
+// after lumberjack deletes it (--audit-log-maxbackup), however long the
+// reader takes to get to it. The reader reads the open files oldest first,
+// each to its end, passing lines on in batches, and advances the checkpoint
+// after each accepted batch.
+//
+// What is lost is logged and counted (auditlane_input_bytes_lost): a file
+// listed but deleted before it could be opened (reason
+// deleted_before_open, its listed size) and, at start, a checkpointed file
+// that is gone (deleted_while_down, at least its size at the checkpoint
+// less the offset read). A file created and deleted between two listings
+// is not seen at all: with the default 200ms poll it would have to be
+// filled (--audit-log-maxsize, at least 1 MB) and rotated twice within one
+// poll.
+
 // checkpointKey is the storage key of the file-mode checkpoint.
 const checkpointKey = "k8saudit.checkpoint"
 
 // maxDone bounds the fingerprints of finished files kept in the checkpoint.
 const maxDone = 256
 
+// Reasons of auditlane_input_bytes_lost in file mode.
+const (
+	lostDeletedBeforeOpen = "deleted_before_open"
+	lostDeletedWhileDown  = "deleted_while_down"
+)
+
 // fileState is the checkpoint of one file: its fingerprint (the SHA-256 of
-// its first FPLen bytes) and the offset (in decompressed bytes) up to which
-// every line has been passed on.
+// its first FPLen bytes), the offset (in decompressed bytes) up to which
+// every line has been passed on, and its size and path when last seen,
+// to report what is skipped when the file is gone at restart.
 type fileState struct {
 	FP     string `json:"fp"`
 	FPLen  int    `json:"fp_len"`
 	Offset int64  `json:"offset"`
+	Size   int64  `json:"size,omitempty"`
+	Path   string `json:"path,omitempty"`
 }
 
 // checkpoint is what file mode keeps in the storage extension.
 type checkpoint struct {
-	// Since is when the receiver first ran (Unix nanoseconds): rotated
-	// backups last written before it predate the receiver and are not read.
-	Since int64 `json:"since"`
 	// Files are the files being read.
 	Files []fileState `json:"files"`
-	// Done are the fingerprints of files read to the end and closed.
+	// Done are the fingerprints of files read to the end (or, on the first
+	// start with start_at: end, skipped).
 	Done []string `json:"done"`
 }
 
 // tracked is one open file.
 type tracked struct {
-	path     string
+	path     string // where it was opened
+	lastPath string // where the finder saw it last (under tailer.mu)
 	f        *os.File
 	r        io.Reader // f, or a gzip reader over f
 	gz       bool
 	dev, ino uint64
-	st       fileState
-	buf      []byte // bytes read past st.Offset: the unfinished line
-	eof      bool
+	st       fileState // st.FP is "" until the file holds a whole first line
+	buf      []byte    // bytes read past st.Offset: the unfinished line
+	saved    int64     // the size in the last saved checkpoint (under tailer.mu)
+}
+
+// fileKey identifies a listed file whose content is known not to need
+// reading (finished, skipped, or a compressed copy of a tracked file).
+type fileKey struct {
+	dev, ino      uint64
+	size, modTime int64
 }
 
 type tailer struct {
-	r       *auditReceiver
-	cfg     FileConfig
-	client  storage.Client
+	r      *auditReceiver
+	cfg    FileConfig
+	client storage.Client
+	chunk  []byte
+
+	saveMu  sync.Mutex
+	mu      sync.Mutex // guards what follows; the finder and the reader share it
 	cp      checkpoint
 	files   []*tracked // oldest first
 	first   bool       // no checkpoint existed
-	scanned bool
-	chunk   []byte
+	skip    map[fileKey]bool
+	resumed map[string]bool // fingerprints of cp.Files found again
 }
 
 func (r *auditReceiver) startFile(ctx context.Context, host component.Host) error {
@@ -78,21 +118,30 @@ func (r *auditReceiver) startFile(ctx context.Context, host component.Host) erro
 	if err != nil {
 		return err
 	}
-	t := &tailer{r: r, cfg: r.cfg.File, client: client, chunk: make([]byte, 256<<10)}
+	t := &tailer{r: r, cfg: r.cfg.File, client: client, chunk: make([]byte, 256<<10), skip: map[fileKey]bool{}, resumed: map[string]bool{}}
 	raw, err := client.Get(ctx, checkpointKey)
 	if err != nil {
 		return fmt.Errorf("k8saudit: read checkpoint: %w", err)
 	}
 	if raw == nil {
 		t.first = true
-		t.cp.Since = time.Now().UnixNano()
 	} else if err := json.Unmarshal(raw, &t.cp); err != nil {
 		return fmt.Errorf("k8saudit: checkpoint in storage is corrupt: %w", err)
 	}
 	r.tailer = t
+	// The files there are now are classified before anything else runs:
+	// read (start_at: beginning, or files the checkpoint does not know),
+	// resumed, or skipped (start_at: end on the first start).
+	t.mu.Lock()
+	t.scan(true)
+	t.mu.Unlock()
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.wg.Add(1)
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		t.find(runCtx)
+	}()
 	go func() {
 		defer r.wg.Done()
 		t.run(runCtx)
@@ -100,6 +149,42 @@ func (r *auditReceiver) startFile(ctx context.Context, host component.Host) erro
 	return nil
 }
 
+// find lists and opens new files every poll interval.
+func (t *tailer) find(ctx context.Context) {
+	tick := time.NewTicker(t.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		t.scan(false)
+		grew := t.grew()
+		t.mu.Unlock()
+		if grew {
+			// Sizes in the checkpoint bound what a restart reports lost
+			// when these files are gone by then.
+			if err := t.save(ctx); err != nil {
+				t.r.logger.Warn("k8saudit: checkpoint not saved", zap.Error(err))
+			}
+		}
+	}
+}
+
+// grew reports whether a tracked file's size differs from the one last
+// saved. The caller holds t.mu.
+func (t *tailer) grew() bool {
+	for _, tf := range t.files {
+		if tf.st.FP != "" && tf.size() != tf.saved {
+			return true
+		}
+	}
+	return false
+}
+
+// run reads the open files every poll interval.
 func (t *tailer) run(ctx context.Context) {
 	tick := time.NewTicker(t.cfg.PollInterval)
 	defer tick.Stop()
@@ -116,22 +201,37 @@ func (t *tailer) run(ctx context.Context) {
 // close saves the checkpoint and closes the files and the storage client.
 func (t *tailer) close(ctx context.Context) error {
 	err := t.save(ctx)
+	t.mu.Lock()
 	for _, f := range t.files {
 		_ = f.f.Close()
 	}
 	t.files = nil
+	t.mu.Unlock()
 	return errors.Join(err, t.client.Close(ctx))
 }
 
 func (t *tailer) save(ctx context.Context) error {
+	t.saveMu.Lock() // snapshots are stored in the order they are taken
+	defer t.saveMu.Unlock()
+	t.mu.Lock()
 	t.cp.Files = t.cp.Files[:0]
 	for _, f := range t.files {
-		t.cp.Files = append(t.cp.Files, f.st)
+		if f.st.FP == "" && f.st.Offset > 0 {
+			t.identify(f)
+		}
+		if f.st.FP == "" {
+			continue // nothing read yet that a restart could repeat
+		}
+		st := f.st
+		st.Size, st.Path = f.size(), f.lastPath
+		f.saved = st.Size
+		t.cp.Files = append(t.cp.Files, st)
 	}
 	if len(t.cp.Done) > maxDone {
 		t.cp.Done = append([]string(nil), t.cp.Done[len(t.cp.Done)-maxDone:]...)
 	}
 	raw, err := json.Marshal(&t.cp)
+	t.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -139,6 +239,26 @@ func (t *tailer) save(ctx context.Context) error {
 		return fmt.Errorf("k8saudit: save checkpoint: %w", err)
 	}
 	return nil
+}
+
+// size returns the file's (decompressed) size as far as it is known.
+func (tf *tracked) size() int64 {
+	fi, err := tf.f.Stat()
+	if err != nil {
+		return 0
+	}
+	if !tf.gz {
+		return fi.Size()
+	}
+	// gzip's trailer holds the decompressed size modulo 2^32.
+	var b [4]byte
+	if fi.Size() < 18 {
+		return 0
+	}
+	if _, err := tf.f.ReadAt(b[:], fi.Size()-4); err != nil {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint32(b[:]))
 }
 
 func fileID(fi os.FileInfo) (dev, ino uint64) {
@@ -149,29 +269,20 @@ func fileID(fi os.FileInfo) (dev, ino uint64) {
 }
 
 // fingerprint reads the identity prefix of r: up to size bytes, ending
-// after the first newline. ok is false when the file does not hold a whole
-// first line (or size bytes) yet.
-func fingerprint(r io.Reader, size int) (fp string, n int, ok bool) {
+// after the first newline. It returns the bytes it read; ok is false when
+// the file does not hold a whole first line (or size bytes) yet.
+func fingerprint(r io.Reader, size int) (fp string, n int, read []byte, ok bool) {
 	buf := make([]byte, size)
 	m, _ := io.ReadFull(r, buf)
 	buf = buf[:m]
+	id := buf
 	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-		buf = buf[:i+1]
+		id = buf[:i+1]
 	} else if m < size {
-		return "", 0, false
+		return "", 0, buf, false
 	}
-	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:]), len(buf), true
-}
-
-// prefixFP hashes the first n bytes of r; ok is false when r is shorter.
-func prefixFP(r io.Reader, n int) (string, bool) {
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return "", false
-	}
-	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:]), true
+	sum := sha256.Sum256(id)
+	return hex.EncodeToString(sum[:]), len(id), buf, true
 }
 
 // openAny opens path, through gzip when it ends in .gz.
@@ -189,18 +300,6 @@ func openAny(path string) (*os.File, io.Reader, bool, error) {
 		return nil, nil, false, fmt.Errorf("gzip %s: %w", path, err)
 	}
 	return f, zr, true, nil
-}
-
-// matches reports whether the file at path starts with the prefix st
-// fingerprints.
-func matches(path string, st fileState) bool {
-	f, r, _, err := openAny(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	fp, ok := prefixFP(r, st.FPLen)
-	return ok && fp == st.FP
 }
 
 func (t *tailer) isDone(fp string) bool {
@@ -221,15 +320,24 @@ func (t *tailer) trackedFP(fp string) bool {
 	return false
 }
 
-// backups lists lumberjack's rotated files of the log, oldest first:
-// <name>-<timestamp><ext> and <name>-<timestamp><ext>.gz.
-func (t *tailer) backups() []string {
+func (t *tailer) byInode(dev, ino uint64) *tracked {
+	for _, f := range t.files {
+		if !f.gz && f.dev == dev && f.ino == ino {
+			return f
+		}
+	}
+	return nil
+}
+
+// candidates lists lumberjack's rotated files of the log, oldest first
+// (<name>-<timestamp><ext>, optionally .gz), then the log itself.
+func (t *tailer) candidates() []string {
 	dir, base := filepath.Split(t.cfg.Path)
 	ext := filepath.Ext(base)
 	prefix := strings.TrimSuffix(base, ext) + "-"
 	entries, err := os.ReadDir(filepath.Clean(dir))
 	if err != nil {
-		return nil
+		return []string{t.cfg.Path}
 	}
 	var out []string
 	for _, e := range entries {
@@ -240,19 +348,32 @@ func (t *tailer) backups() []string {
 		out = append(out, filepath.Join(dir, n))
 	}
 	sort.Strings(out) // lumberjack's timestamps sort by time
-	return out
+	return append(out, t.cfg.Path)
 }
 
-// scanBackups picks up rotated files not read to the end: files whose
-// checkpoint says they are unfinished, and files rotated since the
-// receiver first ran that it never saw (several rotations while it was
-// down or between two polls).
-func (t *tailer) scanBackups() {
-	since := time.Unix(0, t.cp.Since)
-	for _, p := range t.backups() {
+// identify fingerprints a plain tracked file that had no whole first line
+// when it was opened.
+func (t *tailer) identify(tf *tracked) {
+	if tf.gz || tf.st.FP != "" {
+		return
+	}
+	if fp, n, _, ok := fingerprint(io.NewSectionReader(tf.f, 0, int64(t.cfg.FingerprintSize)), t.cfg.FingerprintSize); ok {
+		tf.st.FP, tf.st.FPLen = fp, n
+	}
+}
+
+// scan lists the files and opens those not seen before. initial is the
+// scan at start: it also reports checkpointed files that are gone. The
+// caller holds t.mu.
+func (t *tailer) scan(initial bool) {
+	for _, tf := range t.files {
+		t.identify(tf)
+	}
+	seen := map[fileKey]bool{}
+	for _, p := range t.candidates() {
 		if strings.HasSuffix(p, ".gz") {
 			// While lumberjack compresses, the plain copy still exists;
-			// read that one.
+			// that one is read.
 			if _, err := os.Stat(strings.TrimSuffix(p, ".gz")); err == nil {
 				continue
 			}
@@ -261,115 +382,142 @@ func (t *tailer) scanBackups() {
 		if err != nil {
 			continue
 		}
-		f, r, gz, err := openAny(p)
-		if err != nil {
-			t.r.logger.Warn("k8saudit: cannot open rotated audit log", zap.String("path", p), zap.Error(err))
+		dev, ino := fileID(fi)
+		if tf := t.byInode(dev, ino); tf != nil {
+			tf.lastPath = p // renamed by rotation
 			continue
 		}
-		var st *fileState
-		for i := range t.cp.Files {
-			s := t.cp.Files[i]
-			if matches(p, s) {
-				st = &s
-				break
-			}
-		}
-		if st == nil {
-			fp, n, ok := fingerprint(r, t.cfg.FingerprintSize)
-			_ = f.Close()
-			if !ok || t.isDone(fp) || t.trackedFP(fp) || fi.ModTime().Before(since) {
-				continue
-			}
-			st = &fileState{FP: fp, FPLen: n}
-			f, r, gz, err = openAny(p)
-			if err != nil {
-				continue
-			}
-		} else if t.isDone(st.FP) || t.trackedFP(st.FP) {
-			_ = f.Close()
-			continue
-		} else {
-			_ = f.Close()
-			if f, r, gz, err = openAny(p); err != nil {
-				continue
-			}
-		}
-		tf := &tracked{path: p, f: f, r: r, gz: gz, st: *st}
-		tf.dev, tf.ino = fileID(fi)
-		if err := tf.seek(st.Offset); err != nil {
-			t.r.logger.Warn("k8saudit: cannot resume rotated audit log", zap.String("path", p), zap.Error(err))
-			_ = f.Close()
+		key := fileKey{dev, ino, fi.Size(), fi.ModTime().UnixNano()}
+		seen[key] = true
+		if t.skip[key] {
 			continue
 		}
-		t.r.logger.Info("k8saudit: reading rotated audit log", zap.String("path", p), zap.Int64("offset", st.Offset))
-		t.files = append(t.files, tf)
+		t.open(p, fi, key, initial)
 	}
-}
-
-// seek positions the reader at offset (decompressed for gzip).
-func (tf *tracked) seek(off int64) error {
-	if tf.gz {
-		_, err := io.CopyN(io.Discard, tf.r, off)
-		return err
-	}
-	_, err := tf.f.Seek(off, io.SeekStart)
-	return err
-}
-
-// discover opens the active file when it is new (first run or rotation).
-func (t *tailer) discover() {
-	fi, err := os.Stat(t.cfg.Path)
-	if err != nil {
-		if !t.scanned {
-			t.scanned = true
-			t.scanBackups()
+	for k := range t.skip {
+		if !seen[k] {
+			delete(t.skip, k)
 		}
+	}
+	// Oldest first: backups by name (lumberjack's timestamps), the log
+	// itself last. A listing taken while lumberjack rotates can see the new
+	// log before the backup the old one became.
+	sort.SliceStable(t.files, func(i, j int) bool {
+		ai, aj := t.files[i].lastPath == t.cfg.Path, t.files[j].lastPath == t.cfg.Path
+		if ai != aj {
+			return aj
+		}
+		return !ai && t.files[i].lastPath < t.files[j].lastPath
+	})
+	if !initial {
 		return
 	}
-	dev, ino := fileID(fi)
-	for _, f := range t.files {
-		if f.dev == dev && f.ino == ino && !f.gz {
+	for _, st := range t.cp.Files {
+		if t.resumed[st.FP] {
+			continue
+		}
+		lost := max(st.Size-st.Offset, 0)
+		t.r.logger.Warn("k8saudit: a checkpointed audit log is gone (rotated and deleted while the collector was down); the rest of it is lost",
+			zap.String("path", st.Path), zap.Int64("offset", st.Offset), zap.Int64("bytes_skipped_at_least", lost))
+		t.r.flow.Pipeline.LostBytes(lostDeletedWhileDown, lost)
+	}
+}
+
+// open opens the file at p, seen as fi, and tracks it unless its content
+// was read (or skipped) before.
+func (t *tailer) open(p string, fi os.FileInfo, key fileKey, initial bool) {
+	f, r, gz, err := openAny(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if p == t.cfg.Path {
+				return // rotated meanwhile: the next scan finds it under its backup name
+			}
+			if _, err := os.Stat(p + ".gz"); err == nil {
+				return // compressed meanwhile: the next scan reads the copy
+			}
+			// Listed, then deleted before it could be opened.
+			t.r.logger.Warn("k8saudit: a rotated audit log was deleted before it could be read; its events are lost (raise --audit-log-maxbackup or lower poll_interval)",
+				zap.String("path", p), zap.Int64("bytes", fi.Size()))
+			t.r.flow.Pipeline.LostBytes(lostDeletedBeforeOpen, fi.Size())
 			return
 		}
-	}
-	f, err := os.Open(t.cfg.Path)
-	if err != nil {
-		t.r.logger.Warn("k8saudit: cannot open audit log", zap.String("path", t.cfg.Path), zap.Error(err))
+		t.r.logger.Warn("k8saudit: cannot open audit log", zap.String("path", p), zap.Error(err))
 		return
 	}
-	fp, n, ok := fingerprint(f, t.cfg.FingerprintSize)
-	if !ok {
-		_ = f.Close() // no whole line yet
+	tf := &tracked{path: p, lastPath: p, f: f, r: r, gz: gz, dev: key.dev, ino: key.ino}
+	var prefix []byte
+	if gz {
+		fp, n, read, ok := fingerprint(r, t.cfg.FingerprintSize)
+		if !ok && len(read) > 0 {
+			// A whole compressed file without a newline in its first
+			// bytes: identify it by what it holds.
+			sum := sha256.Sum256(read)
+			fp, n, ok = hex.EncodeToString(sum[:]), len(read), true
+		}
+		if ok {
+			tf.st.FP, tf.st.FPLen = fp, n
+		}
+		prefix = read
+	} else {
+		t.identify(tf)
+	}
+	fp := tf.st.FP
+	if fp != "" && (t.isDone(fp) || t.trackedFP(fp)) {
+		// Finished before, or a compressed copy of a file being read.
+		_ = f.Close()
+		t.skip[key] = true
 		return
 	}
-	// The active file changed: rotated files come first.
-	if !t.scanned || len(t.files) > 0 || !t.first {
-		t.scanBackups()
+	if gz && fp == "" {
+		_ = f.Close() // an empty compressed file
+		t.skip[key] = true
+		return
 	}
-	t.scanned = true
-	st := fileState{FP: fp, FPLen: n}
+	var off int64
 	resumed := false
 	for _, s := range t.cp.Files {
-		if s.FP == fp && s.FPLen == n {
-			st.Offset, resumed = s.Offset, true
+		if fp != "" && s.FP == fp && s.FPLen == tf.st.FPLen {
+			off, resumed = s.Offset, true
+			t.resumed[fp] = true
+			break
 		}
 	}
-	if t.isDone(fp) || t.trackedFP(fp) {
+	active := p == t.cfg.Path
+	if !resumed && initial && t.first && t.cfg.StartAt == "end" {
+		if !active {
+			// First start at the end: backups there now are history.
+			_ = f.Close()
+			if fp != "" {
+				t.cp.Done = append(t.cp.Done, fp)
+			}
+			t.skip[key] = true
+			return
+		}
+		off = lastLineEnd(f, fi.Size())
+	}
+	if err := tf.seek(off, prefix); err != nil {
+		t.r.logger.Warn("k8saudit: cannot resume audit log", zap.String("path", p), zap.Int64("offset", off), zap.Error(err))
 		_ = f.Close()
 		return
 	}
-	if !resumed && t.first && len(t.files) == 0 && t.cfg.StartAt == "end" {
-		// First run: start after the last whole line.
-		st.Offset = lastLineEnd(f, fi.Size())
-	}
-	t.first = false
-	tf := &tracked{path: t.cfg.Path, f: f, r: f, dev: dev, ino: ino, st: st}
-	if err := tf.seek(st.Offset); err != nil {
-		_ = f.Close()
-		return
-	}
-	t.r.logger.Info("k8saudit: reading audit log", zap.String("path", t.cfg.Path), zap.Int64("offset", st.Offset), zap.Bool("resumed", resumed))
+	t.r.logger.Info("k8saudit: reading audit log", zap.String("path", p), zap.Int64("offset", off), zap.Bool("resumed", resumed))
 	t.files = append(t.files, tf)
+}
+
+// seek positions tf at off (decompressed for gzip, where prefix holds the
+// bytes already read from the start).
+func (tf *tracked) seek(off int64, prefix []byte) error {
+	tf.st.Offset = off
+	if !tf.gz {
+		_, err := tf.f.Seek(off, io.SeekStart)
+		return err
+	}
+	if off <= int64(len(prefix)) {
+		tf.buf = append(tf.buf[:0], prefix[off:]...)
+		return nil
+	}
+	_, err := io.CopyN(io.Discard, tf.r, off-int64(len(prefix)))
+	return err
 }
 
 // lastLineEnd returns the offset just after the last newline before size.
@@ -399,32 +547,54 @@ func (t *tailer) isActive(tf *tracked) bool {
 	return dev == tf.dev && ino == tf.ino
 }
 
+// head returns the oldest open file.
+func (t *tailer) head() *tracked {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.files) == 0 {
+		return nil
+	}
+	return t.files[0]
+}
+
+// finish closes tf, read to the end, and records it as done.
+func (t *tailer) finish(tf *tracked) {
+	t.mu.Lock()
+	t.identify(tf)
+	_ = tf.f.Close()
+	if tf.st.FP != "" {
+		t.cp.Done = append(t.cp.Done, tf.st.FP)
+	}
+	if i := slices.Index(t.files, tf); i >= 0 {
+		t.files = slices.Delete(t.files, i, i+1)
+	}
+	t.mu.Unlock()
+}
+
 func (t *tailer) poll(ctx context.Context) {
-	t.discover()
-	for len(t.files) > 0 && ctx.Err() == nil {
-		tf := t.files[0]
+	for ctx.Err() == nil {
+		tf := t.head()
+		if tf == nil {
+			return
+		}
 		if !t.drain(ctx, tf) {
 			return
 		}
-		if !t.isActive(tf) {
-			// Rotated away and read to the end: lumberjack no longer
-			// writes to it. Finish it and move on to the next file.
-			if t.readMore(tf) {
-				continue
-			}
-			if len(tf.buf) > 0 && !t.flushLast(ctx, tf) {
-				return
-			}
-			_ = tf.f.Close()
-			t.cp.Done = append(t.cp.Done, tf.st.FP)
-			t.files = t.files[1:]
-			if err := t.save(ctx); err != nil {
-				t.r.logger.Warn("k8saudit: checkpoint not saved", zap.Error(err))
-			}
-			t.discover()
+		if t.isActive(tf) {
+			return // the apiserver writes on; wait for more
+		}
+		// Rotated away and read to the end: lumberjack no longer writes
+		// to it. Finish it and move on to the next file.
+		if t.readMore(tf) {
 			continue
 		}
-		return
+		if len(tf.buf) > 0 && !t.flushLast(ctx, tf) {
+			return
+		}
+		t.finish(tf)
+		if err := t.save(ctx); err != nil {
+			t.r.logger.Warn("k8saudit: checkpoint not saved", zap.Error(err))
+		}
 	}
 }
 
@@ -444,7 +614,10 @@ func (t *tailer) drain(ctx context.Context, tf *tracked) bool {
 		if fi, err := tf.f.Stat(); err == nil && fi.Size() < tf.st.Offset+int64(len(tf.buf)) && t.isActive(tf) {
 			// Truncated in place (copytruncate): start over.
 			t.r.logger.Warn("k8saudit: audit log truncated, reading from the start", zap.String("path", tf.path))
-			tf.st.Offset, tf.buf = 0, tf.buf[:0]
+			t.mu.Lock()
+			tf.st.Offset = 0
+			t.mu.Unlock()
+			tf.buf = tf.buf[:0]
 			if _, err := tf.f.Seek(0, io.SeekStart); err != nil {
 				return false
 			}
@@ -460,7 +633,6 @@ func (t *tailer) drain(ctx context.Context, tf *tracked) bool {
 			if err != nil && err != io.EOF {
 				t.r.logger.Warn("k8saudit: reading audit log failed", zap.String("path", tf.path), zap.Error(err))
 			}
-			tf.eof = true
 			return true
 		}
 	}
@@ -503,12 +675,14 @@ func (t *tailer) emitLines(ctx context.Context, tf *tracked, last bool) bool {
 		if !t.send(ctx, b) {
 			return false
 		}
+		t.mu.Lock() // the finder saves checkpoints too
 		if last && consumed > len(tf.buf)-1 {
 			consumed = len(tf.buf) // the newline flushLast added
 			tf.st.Offset += int64(consumed - 1)
 		} else {
 			tf.st.Offset += int64(consumed)
 		}
+		t.mu.Unlock()
 		tf.buf = append(tf.buf[:0], tf.buf[consumed:]...)
 		if err := t.save(ctx); err != nil {
 			t.r.logger.Warn("k8saudit: checkpoint not saved", zap.Error(err))

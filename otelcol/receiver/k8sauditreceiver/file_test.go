@@ -286,9 +286,11 @@ func TestFilePolicyAndRejects(t *testing.T) {
 	sink.wait(t, len(want))
 	time.Sleep(50 * time.Millisecond)
 	sink.check(t, want)
-	dead, err := os.ReadFile(filepath.Join(dir, "dead.jsonl"))
-	if err != nil {
-		t.Fatal(err)
+	// The dead letter is written once the batch is committed, just after
+	// the consumer accepted it.
+	var dead []byte
+	for deadline := time.Now().Add(5 * time.Second); len(splitLines(dead)) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		dead, _ = os.ReadFile(filepath.Join(dir, "dead.jsonl"))
 	}
 	if n := len(splitLines(dead)); n != 2 {
 		t.Fatalf("dead letter holds %d lines, want 2:\n%s", n, dead)

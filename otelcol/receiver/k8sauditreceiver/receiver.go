@@ -30,12 +30,13 @@ type auditReceiver struct {
 	obs    *receiverhelper.ObsReport
 	logger *zap.Logger
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	server *http.Server
-	tailer *tailer
-	cw     *cwReader
-	sls    *slsReader
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	server  *http.Server
+	webhook *webhook
+	tailer  *tailer
+	cw      *cwReader
+	sls     *slsReader
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*auditReceiver, error) {

@@ -180,23 +180,32 @@ func TestWebhookMTLS(t *testing.T) {
 	}
 	sink.check(t, seq(0, 100))
 
-	// The health path answers over the same mTLS listener.
-	resp, err := c.Get("https://" + cfg.Webhook.NetAddr.Endpoint + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("health: %d", resp.StatusCode)
+	// The health path answers over the same mTLS listener, with or
+	// without a client certificate (a kubelet httpGet probe has none).
+	for _, hc := range []*http.Client{c, client(p, tls.Certificate{})} {
+		resp, err := hc.Get("https://" + cfg.Webhook.NetAddr.Endpoint + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("health: %d", resp.StatusCode)
+		}
 	}
 
-	// A client certificate from another CA, or none, is refused.
-	for _, cert := range []tls.Certificate{p.otherClient, {}} {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(audittest.EventList(500, 1, now)))
-		if resp, err := client(p, cert).Do(req); err == nil {
-			_ = resp.Body.Close()
-			t.Fatalf("request without a valid client certificate answered %d", resp.StatusCode)
-		}
+	// A client certificate from another CA fails the handshake; without
+	// one, the event path answers 401.
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(audittest.EventList(500, 1, now)))
+	intruder := client(p, tls.Certificate{})
+	intruder.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &p.otherClient, nil // sent although the server names another CA
+	}
+	if resp, err := intruder.Do(req); err == nil {
+		_ = resp.Body.Close()
+		t.Fatalf("request with a certificate of another CA answered %d", resp.StatusCode)
+	}
+	if resp, body := post(t, client(p, tls.Certificate{}), url, audittest.EventList(500, 1, now), false); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("request without a client certificate answered %d %s", resp.StatusCode, body)
 	}
 	sink.check(t, seq(0, 100))
 }
