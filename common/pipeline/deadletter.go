@@ -151,7 +151,7 @@ func (d *DeadLetter) Write(l Letter) error {
 		b = audit.AppendQuote(b, l.Source)
 	}
 	switch {
-	case l.Event != nil:
+	case len(l.Event) > 0:
 		b = append(b, `,"event":`...)
 		b = append(b, l.Event...)
 	case l.Raw != nil && d.opt.Raw:
