@@ -15,46 +15,15 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// helm is the Helm CLI, run from the module proxy at a pinned version (Go
-// caches the built command).
-var helmCmd = []string{"run", "helm.sh/helm/v4/cmd/helm@v4.3.2"}
-
-func chartDir() string  { return filepath.Join(root(), "examples", "kubernetes", "helm", "auditlane") }
-func valuesDir() string { return filepath.Join(root(), "examples", "kubernetes", "values") }
 func manifestsDir() string {
 	return filepath.Join(root(), "examples", "kubernetes", "manifests")
 }
 
-func helm(t *testing.T, args ...string) ([]byte, error) {
-	t.Helper()
-	cmd := exec.Command("go", append(slices.Clone(helmCmd), args...)...)
-	cmd.Dir = root()
-	// Helm keeps nothing of ours: a private home for its cache and config.
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home, "GOFLAGS=")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, fmt.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return out, nil
-}
-
-// render runs helm template for one values file, as make manifests does.
-func render(t *testing.T, values string) []byte {
-	t.Helper()
-	out, err := helm(t, "template", "audit", "examples/kubernetes/helm/auditlane", "--namespace", "auditlane",
-		"-f", filepath.Join("examples", "kubernetes", "values", values))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
+// valuesFiles lists the rendered manifests, one per values file
+// (examples/kubernetes checks they are what the chart renders).
 func valuesFiles(t *testing.T) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(valuesDir(), "*.yaml"))
+	names, err := filepath.Glob(filepath.Join(manifestsDir(), "*.yaml"))
 	if err != nil || len(names) < 4 {
 		t.Fatalf("values files: %v %v", names, err)
 	}
@@ -98,65 +67,6 @@ func splitObjects(t *testing.T, data []byte) []object {
 		}
 	}
 }
-
-// TestChartRendersCommittedManifests renders the chart with every values
-// file (helm lint --strict, then helm template) and checks that the plain
-// manifests in examples/kubernetes/manifests are exactly that output, so
-// people without Helm get what the chart gives. examples/fluentbit/daemonset.yaml
-// is the Fluent Bit part of self-managed.yaml. It also checks that values
-// missing what a mode needs fail with a message naming the key.
-func TestChartRendersCommittedManifests(t *testing.T) {
-	for _, v := range valuesFiles(t) {
-		t.Run(v, func(t *testing.T) {
-			if out, err := helm(t, "lint", "--strict", "examples/kubernetes/helm/auditlane", "--namespace", "auditlane",
-				"-f", filepath.Join("examples", "kubernetes", "values", v)); err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-			got := render(t, v)
-			want, err := os.ReadFile(filepath.Join(manifestsDir(), v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("examples/kubernetes/manifests/%s is not what the chart renders: run make manifests", v)
-			}
-		})
-	}
-	got, err := helm(t, "template", "audit", "examples/kubernetes/helm/auditlane", "--namespace", "kube-system",
-		"-f", "examples/kubernetes/values/self-managed.yaml", "--show-only", "templates/fluent-bit.yaml", "--show-only", "templates/common.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile(filepath.Join(root(), "examples", "fluentbit", "daemonset.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(append([]byte(daemonSetHeader), got...), want) {
-		t.Errorf("examples/fluentbit/daemonset.yaml is not what the chart renders: run make manifests")
-	}
-
-	for _, bad := range []struct{ set, want string }{
-		{"fluentBit.enabled=true,destinations.sls.enabled=true,destinations.sls.endpoint=x,destinations.sls.project=p,destinations.sls.logstore=l", "image.registry"},
-		{"image.registry=r,fluentBit.enabled=true", "destinations: enable cloudwatch, sls or both"},
-		{"image.registry=r,webhook.enabled=true,destinations.cloudwatch.enabled=true,destinations.cloudwatch.region=us-east-1", "webhook.tls"},
-		{"image.registry=r,slsConsumer.enabled=true,slsConsumer.project=p,destinations.cloudwatch.enabled=true,destinations.cloudwatch.region=us-east-1,destinations.sls.endpoint=e", "cluster.id"},
-		{"image.registry=r,policy.builtin=eks,policy.inline=x", "policy: set at most one"},
-		{"image.registry=r,policy.builtin=gke", "policy.builtin"},
-	} {
-		if _, err := helm(t, "template", "audit", "examples/kubernetes/helm/auditlane", "--set", bad.set); err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("--set %s: want an error naming %q, got %v", bad.set, bad.want, err)
-		}
-	}
-}
-
-// daemonSetHeader heads examples/fluentbit/daemonset.yaml.
-const daemonSetHeader = `# Fluent Bit with auditlane.so on control-plane nodes, rendered from the
-# chart (examples/kubernetes/helm/auditlane) with
-# examples/kubernetes/values/self-managed.yaml into kube-system:
-#   make manifests
-# Replace the image registry, cluster name, destinations and the
-# auditlane-cloud-keys Secret with yours, or install the chart instead.
-`
 
 // TestChartAcceptedByAPIServer creates every object each values file
 // renders in the real kube-apiserver with server-side dry-run and strict

@@ -14,22 +14,18 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// fluentBitOutputKeys are the [OUTPUT] properties Fluent Bit itself
-// handles for every output plugin (flb_output.c), which the plugin never
-// sees as its own.
-var fluentBitOutputKeys = []string{"name", "match", "match_regex", "alias", "retry_limit", "workers",
-	"storage.total_limit_size", "log_level", "log_suppress_interval"}
-
 // TestKubernetesManifestsFluentBitConfig loads every Fluent Bit
 // configuration in the plain manifests rendered from the Helm chart
 // (examples/kubernetes/manifests, examples/fluentbit/daemonset.yaml; the
 // collector end-to-end tests check that they are what the chart renders)
-// with the plugin's configuration loader: each auditlane [OUTPUT] must load
-// and name no key the plugin does not know.
+// with the plugin's configuration loader, as TestExampleConfigsLoad does
+// for examples/fluentbit: each auditlane [OUTPUT] loads, names no key the
+// plugin does not know, sets Workers and redact_secrets; tail skips long
+// lines and takes 16M ones.
 func TestKubernetesManifestsFluentBitConfig(t *testing.T) {
 	files, _ := filepath.Glob("../../../examples/kubernetes/manifests/*.yaml")
 	files = append(files, "../../../examples/fluentbit/daemonset.yaml")
-	known := append(Keys(), fluentBitOutputKeys...)
+	known := Keys()
 	outputs := 0
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -54,13 +50,21 @@ func TestKubernetesManifestsFluentBitConfig(t *testing.T) {
 			if o.Kind != "ConfigMap" || !ok {
 				continue
 			}
-			for i, sec := range outputSections(conf) {
+			for _, in := range sections(conf, "[INPUT]") {
+				if strings.EqualFold(in["name"], "tail") && (!strings.EqualFold(in["skip_long_lines"], "on") || in["buffer_max_size"] != "16M") {
+					t.Errorf("%s %s: tail Skip_Long_Lines %q, Buffer_Max_Size %q; want on, 16M", filepath.Base(f), o.Metadata.Name, in["skip_long_lines"], in["buffer_max_size"])
+				}
+			}
+			for i, sec := range sections(conf, "[OUTPUT]") {
 				if !strings.EqualFold(sec["name"], "auditlane") {
 					continue
 				}
 				outputs++
+				if sec["workers"] == "" {
+					t.Errorf("%s %s [OUTPUT] #%d: no Workers", filepath.Base(f), o.Metadata.Name, i+1)
+				}
 				for k := range sec {
-					if !slices.Contains(known, k) {
+					if !fluentBitCoreKeys[k] && !slices.Contains(known, k) {
 						t.Errorf("%s %s [OUTPUT] #%d: unknown key %q", filepath.Base(f), o.Metadata.Name, i+1, k)
 					}
 				}
@@ -78,9 +82,9 @@ func TestKubernetesManifestsFluentBitConfig(t *testing.T) {
 	}
 }
 
-// outputSections parses Fluent Bit's classic format: [OUTPUT] sections as
-// lower-cased key → value.
-func outputSections(conf string) []map[string]string {
+// sections parses Fluent Bit's classic format: the sections named header
+// ("[OUTPUT]"), as lower-cased key → value.
+func sections(conf, header string) []map[string]string {
 	var out []map[string]string
 	var cur map[string]string
 	sc := bufio.NewScanner(strings.NewReader(conf))
@@ -91,7 +95,7 @@ func outputSections(conf string) []map[string]string {
 		}
 		if strings.HasPrefix(line, "[") {
 			cur = nil
-			if strings.EqualFold(line, "[OUTPUT]") {
+			if strings.EqualFold(line, header) {
 				cur = map[string]string{}
 				out = append(out, cur)
 			}
