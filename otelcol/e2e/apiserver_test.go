@@ -300,7 +300,7 @@ current-context: default
 `, hookAddr, filepath.Join(pki, "ca.crt"), filepath.Join(pki, "client.crt"), filepath.Join(pki, "client.key")), 0o600); err != nil {
 		return nil, err
 	}
-	if err := waitWebhook(hookAddr, pki); err != nil {
+	if err := waitWebhook(hookAddr); err != nil {
 		return nil, fmt.Errorf("webhook collector: %w\n%s", err, c.logs())
 	}
 
@@ -332,20 +332,16 @@ current-context: default
 	return c, nil
 }
 
-func waitWebhook(addr, pki string) error {
-	ca, err := os.ReadFile(filepath.Join(pki, "ca.crt"))
-	if err != nil {
-		return err
-	}
-	_ = ca
-	// Any TCP answer on the port means the receiver listens; the mTLS
-	// handshake itself is what the apiserver does next.
+// waitWebhook waits until something answers HTTP on addr: the receiver
+// listens (a TLS server answers plain HTTP with 400; the mTLS handshake
+// itself is what the apiserver does next).
+func waitWebhook(addr string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return nil // a TLS server answers plain HTTP with 400
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not listening after 60s: %v", addr, err)
@@ -396,6 +392,15 @@ func readAuditDir(dir string) (map[string][]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	return readAuditFiles(dir, names)
+}
+
+// readAuditDir2 reads one audit log file.
+func readAuditDir2(name string) (map[string][]byte, int, error) {
+	return readAuditFiles(filepath.Dir(name), []string{name})
+}
+
+func readAuditFiles(dir string, names []string) (map[string][]byte, int, error) {
 	events := map[string][]byte{}
 	files := 0
 	for _, name := range names {
@@ -468,8 +473,14 @@ func (c *cluster) cloudWatch(t *testing.T, name string) delivered {
 
 func (c *cluster) slsEvents(t *testing.T) delivered {
 	t.Helper()
+	return c.slsFrom(t, c.sls, "audit-prj", "audit-ls")
+}
+
+// slsFrom rebuilds the events an SLS logstore holds (either layout).
+func (c *cluster) slsFrom(t *testing.T, srv *slstest.Server, project, logstore string) delivered {
+	t.Helper()
 	d := delivered{}
-	for _, l := range c.sls.Logs("audit-prj", "audit-ls") {
+	for _, l := range srv.Logs(project, logstore) {
 		fields := make([]sink.Field, len(l.Contents))
 		for i, f := range l.Contents {
 			fields[i] = sink.Field{Key: f.Key, Value: f.Value}

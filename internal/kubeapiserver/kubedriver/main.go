@@ -118,6 +118,7 @@ func traffic(args []string) error {
 	ns := fs.String("namespace", "audit-e2e", "namespace to create and use")
 	configMaps := fs.Int("configmaps", 150, "ConfigMaps to create and update (bulk, to make the audit log rotate)")
 	configMapSize := fs.Int("configmap-size", 4096, "bytes of data in each bulk ConfigMap")
+	pace := fs.Duration("pace", 0, "pause after each bulk ConfigMap (paces how fast the audit log rotates)")
 	out := fs.String("out", "", "write the report here (default stdout)")
 	_ = fs.Parse(args)
 
@@ -129,6 +130,7 @@ func traffic(args []string) error {
 		return err
 	}
 	d.admin = admin
+	d.pace = *pace
 	if err := d.run(*userToken, *configMaps, *configMapSize); err != nil {
 		return err
 	}
@@ -146,6 +148,7 @@ type driver struct {
 	ns    string
 	admin *kubernetes.Clientset
 	rep   Report
+	pace  time.Duration
 }
 
 func randomValue(prefix string) string {
@@ -238,6 +241,7 @@ func (d *driver) run(userToken string, configMaps, configMapSize int) error {
 		if err := d.must("update configmap", errOf(core.ConfigMaps(ns).Update(ctx, got, metav1.UpdateOptions{}))); err != nil {
 			return err
 		}
+		time.Sleep(d.pace)
 	}
 	if err := d.must("table configmaps", d.table("/api/v1/namespaces/"+ns+"/configmaps", d.conn.token)); err != nil {
 		return err
