@@ -499,7 +499,7 @@ func apply(args []string) error {
 		}
 		dry++
 	}
-	fmt.Printf("%d CustomResourceDefinitions created, %d objects accepted (dry-run: %v), %d refused\n", created, dry, *dryRun, len(failed))
+	fmt.Printf("%d CustomResourceDefinitions created or present, %d objects accepted (dry-run: %v), %d refused\n", created, dry, *dryRun, len(failed))
 	if len(failed) > 0 {
 		return errors.New("refused:\n  " + strings.Join(failed, "\n  "))
 	}
