@@ -210,9 +210,9 @@ func TestKubeAPIServerFluentBit(t *testing.T) {
 	t.Logf("ground truth: %d events in %d files", len(truth), files)
 
 	host, _ := os.Hostname()
-	fetchCW := func(group, stream string) func() delivered {
-		return func() delivered {
-			d := delivered{}
+	fetchCW := func(group, stream string) func() sinkCopies {
+		return func() sinkCopies {
+			d := sinkCopies{}
 			for _, e := range cw.Events(group, stream) {
 				if k, err := keyOf([]byte(e.Message)); err == nil {
 					d[k] = append(d[k], []byte(e.Message))
@@ -221,11 +221,11 @@ func TestKubeAPIServerFluentBit(t *testing.T) {
 			return d
 		}
 	}
-	fetchSLS := func() delivered { return c.slsFrom(t, sls, "k8s-log-"+clusterID, "audit-"+clusterID) }
+	fetchSLS := func() sinkCopies { return c.slsFrom(t, sls, "k8s-log-"+clusterID, "audit-"+clusterID) }
 	sinks := []struct {
 		label string
 		ref   reference
-		fetch func() delivered
+		fetch func() sinkCopies
 	}{
 		{"fluent-bit/tail/cloudwatch", loadReference(t, "eks.yaml"), fetchCW("/aws/k8s/fb/audit", host)},
 		{"fluent-bit/webhook/cloudwatch", loadReference(t, "ack-default.yaml"), fetchCW("/aws/k8s/fb/audit", "webhook-"+host)},
@@ -245,7 +245,7 @@ func TestKubeAPIServerFluentBit(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for _, s := range sinks {
 		var r sinkCheck
-		var got delivered
+		var got sinkCopies
 		lost, files := 0, []string(nil)
 		// Done when nothing but unopened files is missing and nothing
 		// more arrived for longer than Fluent Bit's flush and refresh.
@@ -292,7 +292,7 @@ func TestKubeAPIServerFluentBit(t *testing.T) {
 // missingByFile tells, per audit log file in the order the apiserver wrote
 // them, how many events the reference keeps and how many of those a sink
 // lacks.
-func missingByFile(t *testing.T, dir string, ref reference, got delivered) string {
+func missingByFile(t *testing.T, dir string, ref reference, got sinkCopies) string {
 	t.Helper()
 	names, _ := filepath.Glob(filepath.Join(dir, "audit*"))
 	var b strings.Builder
@@ -332,7 +332,7 @@ const tailRefresh = 6 * time.Second
 // their own rotation, both in lumberjack's backup names): files Fluent
 // Bit's tail never opened. It returns the events they held and their
 // names.
-func unopenedFiles(t *testing.T, dir string, apiStart time.Time, ref reference, got delivered) (int, []string) {
+func unopenedFiles(t *testing.T, dir string, apiStart time.Time, ref reference, got sinkCopies) (int, []string) {
 	t.Helper()
 	names, _ := filepath.Glob(filepath.Join(dir, "audit-*.log*"))
 	slices.Sort(names)
