@@ -5,7 +5,7 @@ POLICY   ?= examples/policies/cost-saving.yaml
 SAMPLE   ?= examples/data/sample-audit.log
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test vet bench fuzz clean fluentbit harness
+.PHONY: all build demo test vet bench fuzz clean fluentbit harness images manifests
 
 all: build
 
@@ -28,13 +28,17 @@ harness:
 	@mkdir -p $(BIN)
 	$(CC) -O2 -Wall -o $(BIN)/flbharness fluentbit/harness/c/flbharness.c -ldl
 
-## test: what CI runs — vet, then every test with the race detector
+## test: what CI runs — vet, then every test with the race detector. The
+## end-to-end tests in otelcol/e2e build kube-apiserver (internal/kubeapiserver,
+## about 5 minutes on 2 cores the first time) and run it on etcd (Debian's
+## etcd-server, installed by .ci/run).
 test: vet
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd internal/kubeapiserver && $(GO) vet ./...
 
 ## bench: the hot-path benchmarks on the bundled corpus
 bench:
@@ -65,3 +69,35 @@ otelcol:
 ## otelcol-test: the components' tests and the end-to-end test against the built collector
 otelcol-test: otelcol
 	OTELCOL_BINARY=$(CURDIR)/otelcol-auditlane $(GO) test -race -count=1 ./otelcol/...
+
+## images: the Fluent Bit image (fluent/fluent-bit:5.1.1 + auditlane.so) and
+## the collector image (otelcol-auditlane, distroless, non-root), tagged
+## $(IMAGE_REGISTRY)/<name>:$(IMAGE_TAG); needs docker (or DOCKER=podman)
+IMAGE_REGISTRY ?= localhost:5000
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DOCKER ?= docker
+images:
+	$(DOCKER) build -f examples/kubernetes/images/fluent-bit.Dockerfile -t $(IMAGE_REGISTRY)/auditlane-fluent-bit:$(IMAGE_TAG) .
+	$(DOCKER) build -f examples/kubernetes/images/otelcol.Dockerfile -t $(IMAGE_REGISTRY)/otelcol-auditlane:$(IMAGE_TAG) .
+
+## manifests: the plain manifests rendered from the Helm chart, one file per
+## values file, and examples/fluentbit/daemonset.yaml (the tests check they
+## are up to date)
+HELM  ?= $(GO) run helm.sh/helm/v4/cmd/helm@v4.3.2
+CHART := examples/kubernetes/helm/auditlane
+manifests:
+	@mkdir -p examples/kubernetes/manifests
+	@for v in examples/kubernetes/values/*.yaml; do \
+	  echo "helm template -f $$v"; \
+	  $(HELM) template audit $(CHART) --namespace auditlane -f $$v > examples/kubernetes/manifests/$$(basename $$v) || exit 1; \
+	done
+	@{ printf '%s\n' \
+	  '# Fluent Bit with auditlane.so on control-plane nodes, rendered from the' \
+	  '# chart (examples/kubernetes/helm/auditlane) with' \
+	  '# examples/kubernetes/values/self-managed.yaml into kube-system:' \
+	  '#   make manifests' \
+	  '# Replace the image registry, cluster name, destinations and the' \
+	  '# auditlane-cloud-keys Secret with yours, or install the chart instead.'; \
+	  $(HELM) template audit $(CHART) --namespace kube-system -f examples/kubernetes/values/self-managed.yaml \
+	    --show-only templates/fluent-bit.yaml --show-only templates/common.yaml; } > examples/fluentbit/daemonset.yaml.tmp
+	@mv examples/fluentbit/daemonset.yaml.tmp examples/fluentbit/daemonset.yaml
