@@ -164,6 +164,23 @@ func browse(t *testing.T, page []byte) (sizes []chartSize, problems []string, sh
 	if bin == "" {
 		t.Skip("chromium not installed (.ci/run installs it with apt-get)")
 	}
+	// A browser that fails to start (a busy machine, a missing D-Bus) is
+	// not a verdict on the page: start it again, up to three times.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		sizes, problems, shot, err = browseOnce(t, bin, page)
+		if err == nil {
+			return sizes, problems, shot
+		}
+		t.Logf("browser attempt %d: %v", attempt, err)
+	}
+	t.Fatal(err)
+	return nil, nil, nil
+}
+
+// browseOnce opens page in a fresh headless Chromium.
+func browseOnce(t *testing.T, bin string, page []byte) (sizes []chartSize, problems []string, shot []byte, err error) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.html")
 	if err := os.WriteFile(path, page, 0o644); err != nil {
@@ -211,12 +228,12 @@ func browse(t *testing.T, page []byte) (sizes []chartSize, problems []string, sh
 			}
 		}
 	}); err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	if err := chromedp.Do(bctx, chromedp.Navigate("file://"+path), chromedp.WaitReady(chromedp.CSS("main"))); err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, fmt.Errorf("navigate: %w", err)
 	}
-	sizes, err := chromedp.Run(bctx, chromedp.Evaluate[[]chartSize](`Array.from(document.querySelectorAll('div[data-chart]')).map(el => {
+	sizes, err = chromedp.Run(bctx, chromedp.Evaluate[[]chartSize](`Array.from(document.querySelectorAll('div[data-chart]')).map(el => {
 		const svg = el.querySelector('svg');
 		const r = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
 		const bars = svg ? Array.from(svg.querySelectorAll('rect.bar')) : [];
@@ -225,14 +242,14 @@ func browse(t *testing.T, page []byte) (sizes []chartSize, problems []string, sh
 			labels: svg ? svg.querySelectorAll('text').length : 0};
 	})`))
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, fmt.Errorf("evaluate: %w", err)
 	}
 	if shot, err = chromedp.Run(bctx, chromedp.FullScreenshot(100)); err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, fmt.Errorf("screenshot: %w", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return sizes, slices.Clone(problems), shot
+	return sizes, slices.Clone(problems), shot, nil
 }
 
 // chartProblems says which expected charts did not render.

@@ -110,7 +110,7 @@ func TestSLSModeTwoReplicasTakeOver(t *testing.T) {
 	b := startReceiver(t, slsConfig(srv, "replica-b"), sink, nil)
 	defer func() { _ = b.Shutdown(context.Background()) }()
 	assign := func() map[string][]int { return srv.Assignment(slsProject, slsLogstore, "auditlane") }
-	waitFor(t, "4 shards shared by both replicas", 20*time.Second, func() bool {
+	waitFor(t, "4 shards shared by both replicas", 90*time.Second, func() bool {
 		as := assign()
 		return len(as["replica-a"]) == 2 && len(as["replica-b"]) == 2
 	})
@@ -125,14 +125,14 @@ func TestSLSModeTwoReplicasTakeOver(t *testing.T) {
 			n += per
 		}
 		if round == rounds/2 {
-			waitFor(t, "the first half", 20*time.Second, func() bool { return sink.count() >= n })
+			waitFor(t, "the first half", 60*time.Second, func() bool { return sink.count() >= n })
 			if err := a.Shutdown(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	waitFor(t, "replica-b to hold all 4 shards", 20*time.Second, func() bool { return len(assign()["replica-b"]) == 4 })
+	waitFor(t, "replica-b to hold all 4 shards", 90*time.Second, func() bool { return len(assign()["replica-b"]) == 4 })
 	sink.wait(t, n)
 	time.Sleep(300 * time.Millisecond)
 	sink.check(t, seq(0, n))
