@@ -516,7 +516,7 @@ func TestRealFluentBitRetry(t *testing.T) {
     log_stream_name        s
     auto_create_group      on
     max_batch_events       100
-    retry_max_elapsed      100ms
+    retry_max_elapsed      1ms
     retry_initial_interval 10ms
     retry_max_interval     20ms
     Retry_Limit            no_limits
