@@ -284,6 +284,14 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
+// Descriptions of the retry keys both destinations declare, so that they
+// say the same thing.
+const (
+	DocRetryMaxElapsed      = "Time one batch may spend in retries of throttling and 5xx answers before it goes back to the front end's own retry (Fluent Bit's scheduler, the collector's retry_on_failure)"
+	DocRetryInitialInterval = "First backoff; it doubles with ±50% jitter"
+	DocRetryMaxInterval     = "Largest backoff"
+)
+
 // Constructors. Each binds a key to a setter on the section's struct T.
 
 func scalar(v Value) (string, error) {
