@@ -6,7 +6,6 @@ package auditotel
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -197,17 +196,6 @@ func (f *Flow) deadLetter(l *pipeline.Letter) {
 		return
 	}
 	f.Pipeline.DeadLettered(l.Reason, 1)
-}
-
-// Rejected counts and dead-letters a rejected result at once, for sources
-// whose input is not sent again (deprecated: file results in a Batch).
-func (f *Flow) Rejected(_ context.Context, r pipeline.Result, raw []byte, source string, line int) {
-	var b Batch
-	if r.Raw == nil && !r.Decoded {
-		r.Raw, r.Size = raw, len(raw)
-	}
-	f.File(&b, &r, source, line)
-	f.Commit(&b, false)
 }
 
 // Fill writes a kept result into lr: body (the shaped JSON as a string, or
